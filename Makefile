@@ -1,0 +1,40 @@
+# make demo   - all five experiments on synthetic data, on the CPU (sets itself up on first use)
+# make test   - the default test suite (CPU, no network)
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Versions this project is tested with; pip takes them from the local wheel cache where there is one.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-slow lint sweep clean
+
+install: $(STAMP)
+
+# Reinstalls whenever pyproject.toml changes (a "stale" environment).
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m artworks.demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check artworks tests
+	$(VENV)/bin/ruff format --check artworks tests
+
+# All five experiments as one Hydra multirun on the real data (pass more overrides with ARGS=...).
+sweep: $(STAMP)
+	$(PY) -m artworks.train -m model=scratch_resnet50,finetune_resnet50,freeze14_resnet50,freeze13_resnet50,cbam_resnet50 $(ARGS)
+
+clean:
+	rm -rf outputs .pytest_cache .ruff_cache

@@ -1,0 +1,153 @@
+"""The LightningDataModule for a Kaggle-layout root (real data or the synthetic sample)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from artworks.data.images import ImageFileDataset
+from artworks.data.index import ImageIndex, scan_images
+from artworks.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from artworks.data.sample import ensure_sample
+from artworks.data.split import SPLITS, load_or_create_split
+from artworks.errors import ArtworksError
+
+log = logging.getLogger(__name__)
+
+
+class ArtworksDataModule(L.LightningDataModule):
+    """Indexes the root, splits it once (shared by all experiments) and serves uint8 image batches.
+
+    Args:
+        root: folder with ``artists.csv`` and ``images/images/<Artist>/``.
+        image_size: images are resized to ``image_size``×``image_size``.
+        normalize: ``imagenet`` statistics, or ``dataset`` (per-channel mean/std of the train split).
+        rotate90: train-time augmentation by a random multiple of 90 degrees (applied on the device).
+        split_seed, split_fractions: the stratified train/val/test split.
+        cache_dir: where the split file and dataset statistics are written (default ``root/.artworks``).
+        sample: settings of the synthetic sample; when given, ``root`` is generated if missing.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        image_size: int = 224,
+        batch_size: int = 32,
+        num_workers: int = 2,
+        pin_memory: bool = True,
+        normalize: str = "imagenet",
+        rotate90: bool = True,
+        split_seed: int = 42,
+        split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+        cache_dir: str | None = None,
+        sample: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if normalize not in ("imagenet", "dataset"):
+            raise ArtworksError(f"data.normalize must be 'imagenet' or 'dataset', got {normalize!r}.")
+        self.root = Path(root).expanduser()
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.normalize = normalize
+        self.rotate90 = rotate90
+        self.split_seed = split_seed
+        self.split_fractions = tuple(split_fractions)
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else self.root / ".artworks"
+        self.sample = dict(sample) if sample else None
+        self.index: ImageIndex | None = None
+        self.split_path: Path | None = None
+        self.datasets: dict[str, ImageFileDataset] = {}
+
+    # -- setup -------------------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        if self.sample is not None:
+            ensure_sample(self.root, **self.sample)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.index is not None:
+            return
+        if self.sample is not None:
+            self.prepare_data()
+        self.index = scan_images(self.root)
+        assigned, self.split_path = load_or_create_split(
+            self.index, self.cache_dir, self.split_fractions, self.split_seed
+        )
+        for split in SPLITS:
+            chosen = [i for i, s in enumerate(assigned) if s == split]
+            self.datasets[split] = ImageFileDataset(
+                self.index.root,
+                [self.index.paths[i] for i in chosen],
+                [self.index.labels[i] for i in chosen],
+                self.image_size,
+            )
+        sizes = {s: len(d) for s, d in self.datasets.items()}
+        log.info("%d images, %d artists, split %s (%s)", len(self.index), self.num_classes, sizes, self.split_path)
+        if sizes["train"] < self.batch_size:
+            raise ArtworksError(
+                f"The train split has {sizes['train']} images, fewer than data.batch_size="
+                f"{self.batch_size}. Lower data.batch_size or use more data."
+            )
+
+    @property
+    def classes(self) -> list[str]:
+        if self.index is None:
+            raise RuntimeError("call setup() first")
+        return self.index.classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    # -- normalisation ---------------------------------------------------------------------------
+    def channel_stats(self) -> tuple[list[float], list[float]]:
+        """Mean and std per RGB channel in [0, 1] units, as chosen by ``normalize``."""
+        if self.normalize == "imagenet":
+            return list(IMAGENET_MEAN), list(IMAGENET_STD)
+        assert self.split_path is not None, "call setup() first"
+        stats_path = self.cache_dir / f"stats-{self.split_path.stem}-{self.image_size}px.json"
+        if stats_path.is_file():
+            stats = json.loads(stats_path.read_text())
+            return stats["mean"], stats["std"]
+        total = torch.zeros(3, dtype=torch.float64)
+        total_sq = torch.zeros(3, dtype=torch.float64)
+        pixels = 0
+        for images, _ in self._loader(self.datasets["train"], shuffle=False):
+            x = images.to(torch.float64) / 255
+            total += x.sum(dim=(0, 2, 3))
+            total_sq += (x**2).sum(dim=(0, 2, 3))
+            pixels += x.shape[0] * x.shape[2] * x.shape[3]
+        mean = total / pixels
+        std = (total_sq / pixels - mean**2).clamp_min(1e-12).sqrt()
+        stats = {"mean": mean.tolist(), "std": std.tolist()}
+        stats_path.write_text(json.dumps(stats))
+        return stats["mean"], stats["std"]
+
+    # -- loaders ---------------------------------------------------------------------------------
+    def _loader(self, dataset: ImageFileDataset, shuffle: bool, drop_last: bool = False) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        # drop_last keeps BatchNorm away from a final batch of one image
+        return self._loader(self.datasets["train"], shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["val"], shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["test"], shuffle=False)

@@ -1,0 +1,113 @@
+"""The LightningModule: one artist classifier for all five experiments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+from artworks.data.preprocess import BatchPreprocess
+from artworks.models import build_model
+
+
+class ArtistClassifier(L.LightningModule):
+    """Cross-entropy classifier with macro accuracy (mean per-class recall) as the headline metric.
+
+    Every argument is plain data (dicts, lists, numbers), saved in the checkpoint's hyperparameters, so a
+    checkpoint alone rebuilds the network, its class names and its preprocessing.
+
+    Args:
+        net: keyword arguments of ``artworks.models.build_model`` (without ``num_classes``).
+        class_names: artist names, index = label.
+        optimizer: Hydra config of the optimizer (``_target_`` + arguments, without ``params``).
+        scheduler: Hydra config of the LR scheduler (``_target_`` + arguments, without ``optimizer``),
+            stepped once per epoch; ``None`` for a constant LR.
+        preprocess: ``mean``, ``std`` (RGB, [0, 1] units) and ``rotate90`` (train-time augmentation).
+        experiment: the experiment's name, for logs and reports.
+        load_weights: ``False`` to skip pretrained weights (a checkpoint provides them).
+    """
+
+    def __init__(
+        self,
+        net: dict[str, Any],
+        class_names: list[str],
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None,
+        preprocess: dict[str, Any],
+        experiment: str = "experiment",
+        load_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["load_weights"])
+        self.net = build_model(num_classes=len(class_names), load_weights=load_weights, **net)
+        self.preprocess = BatchPreprocess(**preprocess)
+        n = len(class_names)
+        metrics = MetricCollection(
+            {
+                "macro_acc": MulticlassAccuracy(num_classes=n, average="macro"),
+                "acc": MulticlassAccuracy(num_classes=n, average="micro"),
+            }
+        )
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.val_macro_acc_best = MaxMetric()
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.hparams.class_names)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch that has already been preprocessed."""
+        return self.net(x)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        images, labels = batch
+        augment = self.trainer is not None and self.trainer.training
+        return self.preprocess(images, augment=augment), labels
+
+    def _shared_step(self, batch: Any, metrics: MetricCollection, stage: str) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        metrics.update(logits, labels)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(labels))
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, self.train_metrics, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._shared_step(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._shared_step(batch, self.test_metrics, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self.log_dict(self.train_metrics.compute())
+        self.train_metrics.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        values = self.val_metrics.compute()
+        self.val_metrics.reset()
+        self.log_dict(values, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.val_macro_acc_best.update(values["val/macro_acc"])
+            self.log("val/macro_acc_best", self.val_macro_acc_best.compute())
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics.compute())
+        self.test_metrics.reset()
+
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = instantiate(self.hparams.optimizer, params=params)
+        if not self.hparams.scheduler:
+            return optimizer
+        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
