@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(PY) -m artworks.demo
 
 test: $(STAMP)
+	@if [ "$${CI:-}" = "true" ]; then bash .ci/system-deps.sh; fi
 	$(PY) -m pytest
 
 test-slow: $(STAMP)
