@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint sweep clean
+.PHONY: install demo test test-slow lint sweep ablation models clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,timm,slurm]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -36,6 +36,14 @@ lint: $(STAMP)
 # All five experiments as one Hydra multirun on the real data (pass more overrides with ARGS=...).
 sweep: $(STAMP)
 	$(PY) -m artworks.train -m model=scratch_resnet50,finetune_resnet50,freeze14_resnet50,freeze13_resnet50,cbam_resnet50 $(ARGS)
+
+# The modified ResNet-50's 2x2x2 ablation (activation x depthwise x attention) as one multirun.
+ablation: $(STAMP)
+	$(PY) -m artworks.train -m experiment=ablation $(ARGS)
+
+# The model table: parameters, GFLOPs and train img/s of the five experiments (ARGS: model=..., data.image_size=...).
+models: $(STAMP)
+	$(PY) -m artworks.models.summary $(ARGS)
 
 clean:
 	rm -rf outputs .pytest_cache .ruff_cache

@@ -10,7 +10,7 @@ import netrc
 import os
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -39,10 +39,28 @@ def wandb_mode() -> str:
     return "online" if auth else "offline"
 
 
+def model_tags(model: DictConfig) -> list[str]:
+    """Tags telling the experiments apart: name, backbone, starting weights, frozen stages, modifications."""
+    net = model.net
+    tags = [str(model.experiment), str(net.arch), f"init:{net.weights or 'random'}"]
+    tags.append("frozen:" + ("+".join(net.freeze) if net.freeze else "none"))
+    mods = [str(net.activation)] if net.activation != "relu" else []
+    mods += ["depthwise"] if net.depthwise else []
+    mods += [str(net.attention)] if net.attention != "none" else []
+    if mods:
+        tags.append("mods:" + "+".join(mods))
+    return tags
+
+
 def register_resolvers() -> None:
-    """Register the ``${wandb_mode:}`` resolver used by ``conf/logger/wandb.yaml``."""
+    """Register ``${wandb_mode:}`` and ``${model_tags:...}``, used by ``conf/logger/wandb.yaml``."""
     if not OmegaConf.has_resolver("wandb_mode"):
         OmegaConf.register_new_resolver("wandb_mode", wandb_mode)
+    if not OmegaConf.has_resolver("model_tags"):
+        OmegaConf.register_new_resolver("model_tags", model_tags)
+    from artworks.resume import register_resolvers as register_resume_resolvers  # noqa: PLC0415 (import cycle)
+
+    register_resume_resolvers()
 
 
 register_resolvers()

@@ -9,10 +9,11 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 from torchmetrics import MaxMetric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from artworks.data.preprocess import BatchPreprocess
-from artworks.models import build_model
+from artworks.distributed import gather_eval_outputs
+from artworks.models import build_model, stage_param_groups
 
 
 class ArtistClassifier(L.LightningModule):
@@ -27,9 +28,16 @@ class ArtistClassifier(L.LightningModule):
         optimizer: Hydra config of the optimizer (``_target_`` + arguments, without ``params``).
         scheduler: Hydra config of the LR scheduler (``_target_`` + arguments, without ``optimizer``),
             stepped once per epoch; ``None`` for a constant LR.
-        preprocess: ``mean``, ``std`` (RGB, [0, 1] units) and ``rotate90`` (train-time augmentation).
+        preprocess: ``mean``, ``std`` (RGB, [0, 1] units), ``rotate90`` (train-time augmentation) and
+            ``image_size`` (the square input size, for inference).
         experiment: the experiment's name, for logs and reports.
+        stage_lr_mult: learning-rate multiplier per stage (``{"layer4": 1.0, "fc": 10.0}``); stages not
+            named train at the optimizer's ``lr``. ``None``: one LR for all.
         load_weights: ``False`` to skip pretrained weights (a checkpoint provides them).
+        channels_last: keep the network and its input batches in NHWC memory layout (faster convolutions
+            on tensor-core GPUs).
+        compile: ``torch.compile`` the network in place (its state-dict keys stay unprefixed).
+        The last three are run-time choices, not saved: a checkpoint loads into a plain network.
     """
 
     def __init__(
@@ -40,23 +48,34 @@ class ArtistClassifier(L.LightningModule):
         scheduler: dict[str, Any] | None,
         preprocess: dict[str, Any],
         experiment: str = "experiment",
+        stage_lr_mult: dict[str, float] | None = None,
         load_weights: bool = True,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["load_weights"])
+        self.save_hyperparameters(ignore=["load_weights", "channels_last", "compile"])
         self.net = build_model(num_classes=len(class_names), load_weights=load_weights, **net)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if compile:
+            self.net.compile()
         self.preprocess = BatchPreprocess(**preprocess)
         n = len(class_names)
         metrics = MetricCollection(
             {
                 "macro_acc": MulticlassAccuracy(num_classes=n, average="macro"),
                 "acc": MulticlassAccuracy(num_classes=n, average="micro"),
+                "top5_acc": MulticlassAccuracy(num_classes=n, average="micro", top_k=min(5, n)),
+                "macro_f1": MulticlassF1Score(num_classes=n, average="macro"),
             }
         )
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_macro_acc_best = MaxMetric()
+        self._test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @property
     def class_names(self) -> list[str]:
@@ -69,14 +88,25 @@ class ArtistClassifier(L.LightningModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         images, labels = batch
         augment = self.trainer is not None and self.trainer.training
-        return self.preprocess(images, augment=augment), labels
+        images = self.preprocess(images, augment=augment).contiguous(memory_format=self.memory_format)
+        return images, labels
 
     def _shared_step(self, batch: Any, metrics: MetricCollection, stage: str) -> torch.Tensor:
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
         metrics.update(logits, labels)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(labels))
+        if stage == "test":
+            self._test_outputs.append((logits.detach(), labels))
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(labels),
+            sync_dist=stage != "train",  # val/test: the mean over every rank's samples, once per epoch
+        )
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
@@ -87,6 +117,10 @@ class ArtistClassifier(L.LightningModule):
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._shared_step(batch, self.test_metrics, "test")
+
+    def on_train_epoch_start(self) -> None:
+        # logged here rather than by LearningRateMonitor, which refuses to run without a logger
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
 
     def on_train_epoch_end(self) -> None:
         self.log_dict(self.train_metrics.compute())
@@ -100,12 +134,30 @@ class ArtistClassifier(L.LightningModule):
             self.val_macro_acc_best.update(values["val/macro_acc"])
             self.log("val/macro_acc_best", self.val_macro_acc_best.compute())
 
+    def on_test_epoch_start(self) -> None:
+        self._test_outputs = []
+
+    def test_outputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and labels of every sample of the last test run, on the CPU, for the test report.
+
+        The one place test predictions are collected; multi-process gathering belongs here too.
+        """
+        if not self._test_outputs:
+            raise RuntimeError("no test outputs: run trainer.test first")
+        logits, labels = zip(*self._test_outputs, strict=True)
+        return torch.cat(logits).float().cpu(), torch.cat(labels).cpu()
+
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.test_metrics.compute())
         self.test_metrics.reset()
+        # under DDP every rank gets every rank's share, in dataset order
+        self._test_outputs = [gather_eval_outputs(*self.test_outputs())]
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]
+        if self.hparams.get("stage_lr_mult"):
+            arch, lr = self.hparams.net.get("arch", "resnet50"), self.hparams.optimizer["lr"]
+            params = stage_param_groups(self.net, arch, lr, self.hparams.stage_lr_mult)
         optimizer = instantiate(self.hparams.optimizer, params=params)
         if not self.hparams.scheduler:
             return optimizer

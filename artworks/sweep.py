@@ -1,4 +1,4 @@
-"""The end of a multirun: one table of every job's results."""
+"""The end of a multirun: compare every job (``artworks.compare``) and print the table."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from artworks.compare import compare
+from artworks.errors import ArtworksError
 
 COLUMNS = ("experiment", "test/macro_acc", "test/acc", "val/macro_acc_best")
 
@@ -32,13 +35,20 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 class SweepSummary(Callback):
-    """Hydra callback: print the results table and save it as ``summary.md`` in the sweep directory."""
+    """Hydra callback: ``comparison.md`` and ``comparison.png`` in the sweep directory; the table printed.
+
+    Args:
+        reference: add the seed authors' validation figures as a column.
+    """
+
+    def __init__(self, reference: bool = False) -> None:
+        self.reference = reference
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = collect_metrics(sweep_dir)
-        if not rows:
+        try:
+            table = compare([sweep_dir], sweep_dir, reference=self.reference)
+        except ArtworksError as err:
+            print(f"\nNo comparison of {sweep_dir}: {err}\n")
             return
-        table = format_table(rows)
-        (sweep_dir / "summary.md").write_text(table + "\n")
-        print(f"\nResults of {sweep_dir}:\n{table}\n")
+        print(f"\nResults of {sweep_dir} (comparison.md, comparison.png):\n{table}\n", flush=True)

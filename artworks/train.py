@@ -6,22 +6,35 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
+import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from artworks.config import config_dir
-from artworks.errors import ArtworksError
+from artworks import resume, sweep_failures
+from artworks.checkpoint import check_compatible, load_checkpoint
+from artworks.checks import check_image_size, check_override_types
+from artworks.config import config_dir, model_tags
+from artworks.distributed import distributed_job
+from artworks.errors import user_message
+from artworks.models import parameter_counts
 from artworks.module import ArtistClassifier
+from artworks.provenance import write_provenance
+from artworks.reports import wandb_run
+from artworks.reports.test_report import run_facts, write_test_report
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +61,10 @@ def _finish_wandb() -> None:
         import wandb
 
         if wandb.run is not None:
+            offline_dir = Path(wandb.run.dir).parent.resolve() if wandb.run.offline else None
             wandb.finish()
+            if offline_dir is not None:
+                print(f"W&B run saved offline; upload it with:\n  wandb sync {shlex.quote(str(offline_dir))}")
 
 
 def build_module(cfg: DictConfig, datamodule: Any) -> ArtistClassifier:
@@ -58,32 +74,60 @@ def build_module(cfg: DictConfig, datamodule: Any) -> ArtistClassifier:
         class_names=datamodule.classes,
         optimizer=OmegaConf.to_container(cfg.model.optimizer, resolve=True),
         scheduler=OmegaConf.to_container(cfg.model.scheduler, resolve=True) if cfg.model.scheduler else None,
-        preprocess={"mean": mean, "std": std, "rotate90": datamodule.rotate90},
+        preprocess={"mean": mean, "std": std, "rotate90": datamodule.rotate90, "image_size": datamodule.image_size},
         experiment=cfg.model.experiment,
+        channels_last=cfg.model.get("channels_last", False),
+        compile=cfg.model.get("compile", False),
+        stage_lr_mult=(
+            OmegaConf.to_container(cfg.model.stage_lr_mult) if cfg.model.get("stage_lr_mult") else None
+        ),
     )
 
 
+@distributed_job()
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit the configured experiment, test the best checkpoint and write ``metrics.json``."""
+    torch.set_float32_matmul_precision(cfg.get("float32_matmul_precision", "highest"))
     L.seed_everything(cfg.seed, workers=True)
+    check_image_size(cfg)
+    check_override_types(cfg)
     _name_wandb_group(cfg)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    plan = resume.prepare(cfg, output_dir)  # resume.json, last.ckpt and the W&B id of a continued run
+    if plan.finished_metrics is not None:
+        return plan.finished_metrics
+    sweep_failures.clear_failure(output_dir)
+    write_provenance(output_dir)
 
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     module = build_module(cfg, datamodule)
+    start_ckpt = plan.ckpt_path if cfg.train else cfg.get("ckpt_path")
+    if start_ckpt:
+        check_compatible(load_checkpoint(start_ckpt), start_ckpt, module.hparams.net, datamodule.classes)
 
     loggers = _instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")), logger=loggers or False)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        lg.log_hyperparams({f"params/{k}": v for k, v in parameter_counts(module.net).items()})
+
+    wandb_run.track_best(loggers)  # the W&B summary keeps the best val/macro_acc, not the last
 
     try:
+        started = time.perf_counter()
         if cfg.train:
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        metrics: dict[str, Any] = {"experiment": cfg.model.experiment, "classes": datamodule.num_classes}
+            trainer.fit(module, datamodule=datamodule, ckpt_path=plan.ckpt_path)
+        metrics: dict[str, Any] = {
+            "experiment": cfg.model.experiment,
+            "classes": datamodule.num_classes,
+            "seed": cfg.seed,
+            "tags": model_tags(cfg.model),
+        }
+        if cfg.train:
+            metrics["wall_time_s"] = time.perf_counter() - started  # fit: training and validation
         checkpoint = trainer.checkpoint_callback
         if checkpoint is not None and checkpoint.best_model_path:
             metrics["best_ckpt"] = checkpoint.best_model_path
@@ -94,6 +138,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 log.warning("No best checkpoint was saved; testing the weights at the end of training.")
             trainer.test(module, datamodule=datamodule, ckpt_path=ckpt)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+        metrics.update(run_facts(trainer, module))
+        if not trainer.is_global_zero:  # under DDP, one rank writes the run's files
+            return metrics
+        if cfg.test:
+            write_test_report(output_dir, module, metrics, loggers)
+        wandb_run.write_summary(loggers, metrics)
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         log.info("Metrics: %s", json.dumps(metrics))
         return metrics
@@ -103,15 +153,31 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def _hydra_entry(cfg: DictConfig) -> float | None:
+    if HydraConfig.get().mode != RunMode.MULTIRUN:
+        return train(cfg).get("test/macro_acc")
     try:
         return train(cfg).get("test/macro_acc")
-    except ArtworksError as err:
-        print(f"\nartworks: {err.render()}\n", file=sys.stderr)
-        sys.exit(2)
+    except Exception as err:  # one failed job must not stop the sweep; SweepFailures reports it at the end
+        sweep_failures.record_failure(err)
+        del err
+        gc.collect()  # free what the failed job held (GPU memory after an OOM) before the next one
+        return None
 
 
 def main() -> None:
-    _hydra_entry()
+    """Run Hydra; foreseeable failures print one paragraph (exit 2); a sweep with failed jobs exits 1."""
+    show_traceback = "HYDRA_FULL_ERROR" in os.environ or "traceback=true" in [a.lower() for a in sys.argv[1:]]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing, so errors reach us
+    try:
+        _hydra_entry()
+    except Exception as err:
+        message = None if show_traceback else user_message(err)
+        if message is None:
+            raise
+        print(f"\nartworks: {message}\n", file=sys.stderr)
+        sys.exit(2)
+    if sweep_failures.failed_sweeps:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
-from artworks.data.images import ImageFileDataset
+from artworks.data.cache import CachedImageDataset, build_cache, keep_batch
+from artworks.data.images import DEFAULT_MAX_PIXELS, ImageFileDataset
 from artworks.data.index import ImageIndex, scan_images
 from artworks.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from artworks.data.resumable_sampler import ResumableRandomSampler, train_order_state
 from artworks.data.sample import ensure_sample
 from artworks.data.split import SPLITS, load_or_create_split
+from artworks.distributed import eval_sampler
 from artworks.errors import ArtworksError
 
 log = logging.getLogger(__name__)
@@ -30,8 +34,15 @@ class ArtworksDataModule(L.LightningDataModule):
         normalize: ``imagenet`` statistics, or ``dataset`` (per-channel mean/std of the train split).
         rotate90: train-time augmentation by a random multiple of 90 degrees (applied on the device).
         split_seed, split_fractions: the stratified train/val/test split.
-        cache_dir: where the split file and dataset statistics are written (default ``root/.artworks``).
+        cache_dir: where the split file, file checks, image cache and statistics are written
+            (default ``root/.artworks``).
         sample: settings of the synthetic sample; when given, ``root`` is generated if missing.
+        layout: ``images`` (one folder per artist), ``resized`` (flat folder) or ``auto``.
+        cache: read images from the one-time memory-mapped cache (see ``artworks.data.cache``).
+        max_image_pixels: larger files are skipped (listed in the skipped-files report).
+        near_duplicate_bits: difference-hash distance up to which two images count as one painting
+            (-1: only byte-identical copies are grouped).
+        build_workers: processes that check files and build the cache (``None``: every CPU core).
     """
 
     def __init__(
@@ -47,6 +58,11 @@ class ArtworksDataModule(L.LightningDataModule):
         split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
         cache_dir: str | None = None,
         sample: dict[str, Any] | None = None,
+        layout: str = "auto",
+        cache: bool = True,
+        max_image_pixels: int = DEFAULT_MAX_PIXELS,
+        near_duplicate_bits: int = 6,
+        build_workers: int | None = None,
     ) -> None:
         super().__init__()
         if normalize not in ("imagenet", "dataset"):
@@ -62,9 +78,16 @@ class ArtworksDataModule(L.LightningDataModule):
         self.split_fractions = tuple(split_fractions)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else self.root / ".artworks"
         self.sample = dict(sample) if sample else None
+        self.layout = layout
+        self.cache = cache
+        self.max_image_pixels = max_image_pixels
+        self.near_duplicate_bits = near_duplicate_bits
+        self.build_workers = build_workers if build_workers is not None else os.cpu_count() or 1
         self.index: ImageIndex | None = None
         self.split_path: Path | None = None
-        self.datasets: dict[str, ImageFileDataset] = {}
+        self.datasets: dict[str, ImageFileDataset | CachedImageDataset] = {}
+        self._train_order: dict[str, int] = {}  # set by load_state_dict on resume
+        self.cache_path: Path | None = None
 
     # -- setup -------------------------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -76,20 +99,33 @@ class ArtworksDataModule(L.LightningDataModule):
             return
         if self.sample is not None:
             self.prepare_data()
-        self.index = scan_images(self.root)
-        assigned, self.split_path = load_or_create_split(
-            self.index, self.cache_dir, self.split_fractions, self.split_seed
+        self.index = index = scan_images(
+            self.root,
+            layout=self.layout,
+            cache_dir=self.cache_dir,
+            workers=self.build_workers,
+            max_pixels=self.max_image_pixels,
+            near_duplicate_bits=self.near_duplicate_bits,
         )
-        for split in SPLITS:
-            chosen = [i for i, s in enumerate(assigned) if s == split]
-            self.datasets[split] = ImageFileDataset(
-                self.index.root,
-                [self.index.paths[i] for i in chosen],
-                [self.index.labels[i] for i in chosen],
-                self.image_size,
+        assigned, self.split_path = load_or_create_split(
+            index, self.cache_dir, self.split_fractions, self.split_seed
+        )
+        if self.cache:
+            self.cache_path = build_cache(
+                index.root, index.paths, self.image_size, self.cache_dir, self.build_workers,
+                self.max_image_pixels,
             )
+        for split in SPLITS:
+            rows = [i for i, s in enumerate(assigned) if s == split]
+            paths, labels = [index.paths[i] for i in rows], [index.labels[i] for i in rows]
+            if self.cache_path is not None:
+                self.datasets[split] = CachedImageDataset(self.cache_path, rows, paths, labels)
+            else:
+                self.datasets[split] = ImageFileDataset(
+                    index.root, paths, labels, self.image_size, self.max_image_pixels
+                )
         sizes = {s: len(d) for s, d in self.datasets.items()}
-        log.info("%d images, %d artists, split %s (%s)", len(self.index), self.num_classes, sizes, self.split_path)
+        log.info("%d images, %d artists, split %s (%s)", len(index), self.num_classes, sizes, self.split_path)
         if sizes["train"] < self.batch_size:
             raise ArtworksError(
                 f"The train split has {sizes['train']} images, fewer than data.batch_size="
@@ -111,6 +147,10 @@ class ArtworksDataModule(L.LightningDataModule):
         """Mean and std per RGB channel in [0, 1] units, as chosen by ``normalize``."""
         if self.normalize == "imagenet":
             return list(IMAGENET_MEAN), list(IMAGENET_STD)
+        return self.train_stats()
+
+    def train_stats(self) -> tuple[list[float], list[float]]:
+        """Mean and std per RGB channel of the train split in [0, 1] units (computed once, then read)."""
         assert self.split_path is not None, "call setup() first"
         stats_path = self.cache_dir / f"stats-{self.split_path.stem}-{self.image_size}px.json"
         if stats_path.is_file():
@@ -131,23 +171,47 @@ class ArtworksDataModule(L.LightningDataModule):
         return stats["mean"], stats["std"]
 
     # -- loaders ---------------------------------------------------------------------------------
-    def _loader(self, dataset: ImageFileDataset, shuffle: bool, drop_last: bool = False) -> DataLoader:
+    def _loader(
+        self,
+        dataset: ImageFileDataset | CachedImageDataset,
+        shuffle: bool,
+        drop_last: bool = False,
+        sampler: ResumableRandomSampler | DistributedSampler | None = None,
+    ) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
+            # its own generator: starting an epoch leaves the global RNG (augmentation) untouched
+            generator=torch.Generator().manual_seed(sampler.seed) if sampler is not None else None,
             drop_last=drop_last,
+            collate_fn=keep_batch if isinstance(dataset, CachedImageDataset) else None,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
+        # the order depends on (seed, epoch) only and can start mid-epoch: an exact resume (artworks.resume)
+        sampler = ResumableRandomSampler(
+            len(self.datasets["train"]), torch.initial_seed(), self.batch_size, **self._train_order
+        )
+        self._train_order = {}
         # drop_last keeps BatchNorm away from a final batch of one image
-        return self._loader(self.datasets["train"], shuffle=True, drop_last=True)
+        return self._loader(self.datasets["train"], shuffle=False, drop_last=True, sampler=sampler)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in every checkpoint: where the train data order stands."""
+        return train_order_state(self.trainer) if self.trainer is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restored before the train loader is built, which then continues the interrupted epoch."""
+        self._train_order = dict(state_dict)
+
+    # Under DDP, val/test are split across ranks without padding, so every image counts exactly once.
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["val"], shuffle=False)
+        return self._loader(self.datasets["val"], shuffle=False, sampler=eval_sampler(self.datasets["val"]))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["test"], shuffle=False)
+        return self._loader(self.datasets["test"], shuffle=False, sampler=eval_sampler(self.datasets["test"]))

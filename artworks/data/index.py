@@ -1,24 +1,36 @@
-"""Find the images of a Kaggle-layout root and give each one its artist.
+"""Find the usable images of a Kaggle-layout root, give each its artist and group copies of one painting.
 
-Layout (after unzip): ``artists.csv`` and ``images/images/<Artist_Name>/<Artist_Name>_<n>.jpg``.
-Folders that name the same artist (the two mojibake Dürer folders) are merged into one class, and a file
-present in both (same artist, same number) is kept once.
+Two layouts ship in the dataset (``data.layout``):
+
+- ``images``: ``images/images/<Artist_Name>/<Artist_Name>_<n>.jpg``, one folder per artist;
+- ``resized``: ``resized/resized/<Artist_Name>_<n>.jpg``, one flat folder, the artist read from the file name;
+- ``auto`` takes ``images`` when present, else ``resized``.
+
+The root may be the unzipped folder or a kagglehub cache (``.../datasets/ikarus777/best-artworks-of-all-time/
+versions/1``, or any folder above it). Folders that name the same artist (the two mojibake Dürer folders) are
+merged into one class, a file present in both (same artist, same number) is kept once, and every file that
+is left out is listed with its reason (see :mod:`artworks.data.validate`).
 """
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from artworks.data.artists import folder_to_name, match_folders, read_artist_names
+from artworks.data.dedup import duplicate_groups
+from artworks.data.images import DEFAULT_MAX_PIXELS
+from artworks.data.validate import check_files, rejected_by_name
 from artworks.errors import ArtworksError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-IMAGE_DIRS = ("images/images", "images")
+LAYOUT_DIRS = {"images": ("images/images", "images"), "resized": ("resized/resized", "resized")}
+KAGGLE_HANDLE = "ikarus777/best-artworks-of-all-time"
 _NUMBER = re.compile(r"_(\d+)$")
 
 DOWNLOAD_HELP = (
@@ -32,80 +44,200 @@ DOWNLOAD_HELP = (
 
 @dataclass(frozen=True)
 class ImageIndex:
-    """Every usable image under a root: relative paths, integer labels and the class names."""
+    """Every usable image under a root: relative paths, integer labels, class names and duplicate groups.
+
+    ``groups[i]`` is the position of the first file of file i's duplicate group (``i`` itself when it has
+    no copy); ``skipped`` lists (relative path, reason) for every file left out.
+    """
 
     root: Path
     paths: list[str]
     labels: list[int]
     classes: list[str]
+    groups: list[int] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    layout: str = "images"
+
+    def __post_init__(self) -> None:
+        if not self.groups:
+            object.__setattr__(self, "groups", list(range(len(self.paths))))
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def duplicate_sets(self) -> list[list[str]]:
+        """Paths of every group with more than one file."""
+        members: dict[int, list[str]] = {}
+        for path, group in zip(self.paths, self.groups, strict=True):
+            members.setdefault(group, []).append(path)
+        return [m for m in members.values() if len(m) > 1]
 
-def find_image_dir(root: Path) -> Path:
-    """The folder whose sub-folders are the artists, or a clear error."""
+
+def resolve_root(root: Path | str) -> Path:
+    """The dataset folder itself, also when ``root`` is a kagglehub cache folder above it."""
+    root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise ArtworksError(f"The data root {root} does not exist. {DOWNLOAD_HELP}")
-    for rel in IMAGE_DIRS:
-        candidate = root / rel
-        if candidate.is_dir() and any(p.is_dir() for p in candidate.iterdir()):
-            return candidate
+    if (root / "artists.csv").is_file() or any((root / d).is_dir() for d in ("images", "resized")):
+        return root
+    for above in (f"datasets/{KAGGLE_HANDLE}", KAGGLE_HANDLE, KAGGLE_HANDLE.split("/")[1], "."):
+        versions = [p for p in (root / above / "versions").glob("*") if p.is_dir() and p.name.isdigit()]
+        if versions:
+            return max(versions, key=lambda p: int(p.name))
+    return root
+
+
+def find_image_dir(root: Path, layout: str = "auto") -> tuple[Path, str]:
+    """The folder holding the images and the layout it has, or a clear error."""
+    if layout not in ("auto", *LAYOUT_DIRS):
+        raise ArtworksError(f"data.layout must be auto, images or resized, got {layout!r}.")
+    for name in LAYOUT_DIRS if layout == "auto" else (layout,):
+        for rel in LAYOUT_DIRS[name]:
+            candidate = root / rel
+            if not candidate.is_dir():
+                continue
+            entries = list(candidate.iterdir())
+            if any(p.is_dir() for p in entries) if name == "images" else any(p.is_file() for p in entries):
+                return candidate, name
+    wanted = "images/images/<Artist>/" if layout != "resized" else "resized/resized/"
     raise ArtworksError(
-        f"The data root {root} is not in the Kaggle layout: expected artist folders under "
-        f"{root / 'images' / 'images'}. {DOWNLOAD_HELP}"
+        f"The data root {root} is not in the Kaggle layout: expected {root / wanted} "
+        f"(data.layout={layout}). {DOWNLOAD_HELP}"
     )
 
 
-def _is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
-
-
-def _dedup_key(path: Path) -> str:
+def _number_key(stem: str) -> str:
     """Files of one artist with the same trailing number are copies (the duplicated Dürer folder)."""
-    number = _NUMBER.search(path.stem)
-    return number.group(1) if number else path.stem
+    number = _NUMBER.search(stem)
+    return number.group(1) if number else stem
 
 
-def scan_images(root: Path | str) -> ImageIndex:
-    """Index ``root``: classes come from ``artists.csv`` names (folder names when the CSV is absent)."""
-    root = Path(root).expanduser().resolve()
-    image_dir = find_image_dir(root)
-    folders = sorted(p.name for p in image_dir.iterdir() if p.is_dir())
+def _artist_names(root: Path, spellings: list[str]) -> dict[str, str | None]:
+    """Each folder (or file-name prefix) spelling -> its artist name (None when it matches nobody)."""
     csv_path = root / "artists.csv"
-    if csv_path.is_file():
-        try:
-            names = read_artist_names(csv_path)
-        except (OSError, ValueError, UnicodeDecodeError) as err:
-            raise ArtworksError(
-                f"{csv_path} could not be read ({err}). It should be Kaggle's artists.csv with a 'name' "
-                f"column; restore it from the dataset zip, or delete it to name classes after the folders."
-            ) from err
-        matched = match_folders(folders, names)
-    else:
+    if not csv_path.is_file():
         log.warning("No artists.csv in %s: class names are taken from the folder names.", root)
-        matched = {f: folder_to_name(f) for f in folders}
+        return {s: folder_to_name(s) for s in spellings}
+    try:
+        names = read_artist_names(csv_path)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise ArtworksError(
+            f"{csv_path} could not be read ({err}). It should be Kaggle's artists.csv with a 'name' "
+            f"column; restore it from the dataset zip, or delete it to name classes after the folders."
+        ) from err
+    return match_folders(spellings, names)
 
-    files_by_artist: dict[str, dict[str, Path]] = {}
-    for folder in folders:
-        artist = matched[folder]
+
+def _candidates(image_dir: Path, layout: str) -> tuple[dict[str, list[Path]], list[tuple[Path, str]]]:
+    """Files per artist spelling, and entries left out by their name or place (with the reason)."""
+    by_spelling: dict[str, list[Path]] = {}
+    stray: list[tuple[Path, str]] = []
+    if layout == "images":
+        for entry in sorted(image_dir.iterdir()):
+            if entry.is_dir():
+                files = by_spelling[entry.name] = []
+                for path in sorted(entry.iterdir()):
+                    reason = "folder in an artist folder" if path.is_dir() else rejected_by_name(path.name)
+                    stray.append((path, reason)) if reason else files.append(path)
+            else:
+                stray.append((entry, "file outside the artist folders"))
+    else:
+        for entry in sorted(image_dir.iterdir()):
+            reason = rejected_by_name(entry.name) if entry.is_file() else ""
+            if reason:
+                stray.append((entry, reason))
+            elif entry.is_file():
+                spelling = _NUMBER.sub("", entry.stem) if _NUMBER.search(entry.stem) else entry.stem
+                by_spelling.setdefault(spelling, []).append(entry)
+            else:
+                stray.append((entry, "folder inside the flat resized folder"))
+    return by_spelling, stray
+
+
+def scan_images(
+    root: Path | str,
+    layout: str = "auto",
+    cache_dir: Path | str | None = None,
+    workers: int = 0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    hash_size: int = 8,
+    near_duplicate_bits: int = 6,
+) -> ImageIndex:
+    """Index ``root``: classes come from ``artists.csv`` names (folder names when the CSV is absent).
+
+    Every file is checked (see :func:`artworks.data.validate.check_files`; results are kept in
+    ``cache_dir``, default ``<root>/.artworks``) and bad ones are left out. Copies are grouped: same bytes,
+    or difference hashes at most ``near_duplicate_bits`` apart (-1: exact copies only).
+    """
+    root = resolve_root(root)
+    cache_dir = Path(cache_dir).expanduser() if cache_dir else root / ".artworks"
+    image_dir, layout = find_image_dir(root, layout)
+    by_spelling, stray = _candidates(image_dir, layout)
+    matched = _artist_names(root, sorted(by_spelling))
+    skipped = [(p.relative_to(root).as_posix(), reason) for p, reason in stray]
+
+    files_by_artist: dict[str, dict[str, str]] = {}
+    for spelling in sorted(by_spelling):
+        artist = matched[spelling]
+        rels = [p.relative_to(root).as_posix() for p in by_spelling[spelling]]
         if artist is None:
-            log.warning("Folder %r matches no artist in artists.csv; it is left out.", folder)
+            log.warning(
+                "%r matches no artist in artists.csv; its %d files are left out.", spelling, len(rels)
+            )
+            skipped += [(rel, f"artist {spelling!r} is not in artists.csv") for rel in rels]
             continue
         seen = files_by_artist.setdefault(artist, {})
-        for path in sorted((image_dir / folder).iterdir()):
-            if _is_image(path):
-                seen.setdefault(_dedup_key(path), path)
+        for rel in rels:
+            key = _number_key(Path(rel).stem)
+            if key in seen:
+                skipped.append((rel, f"same artist and number as {seen[key]} (duplicated artist folder)"))
+            else:
+                seen[key] = rel
 
-    classes = sorted(a for a, files in files_by_artist.items() if files)
+    candidates = [
+        (artist, rel) for artist in sorted(files_by_artist) for rel in files_by_artist[artist].values()
+    ]
+    checks = check_files(root, [rel for _, rel in candidates], cache_dir, workers, hash_size, max_pixels)
+    usable: dict[str, list[int]] = {}
+    for i, ((artist, rel), check) in enumerate(zip(candidates, checks, strict=True)):
+        if check.ok:
+            usable.setdefault(artist, []).append(i)
+        else:
+            skipped.append((rel, check.reason))
+
+    classes = sorted(usable)
     if not classes:
-        raise ArtworksError(f"No images were found under {image_dir}. {DOWNLOAD_HELP}")
-    empty = sorted(a for a, files in files_by_artist.items() if not files)
+        raise ArtworksError(f"No usable images were found under {image_dir}. {DOWNLOAD_HELP}")
+    empty = sorted(set(files_by_artist) - set(usable))
     if empty:
-        log.warning("Artist folders with no images are left out: %s", ", ".join(empty))
-    paths, labels = [], []
-    for label, artist in enumerate(classes):
-        for path in sorted(files_by_artist[artist].values()):
-            paths.append(path.relative_to(root).as_posix())
-            labels.append(label)
-    return ImageIndex(root=root, paths=paths, labels=labels, classes=classes)
+        log.warning("Artists with no usable images are left out: %s", ", ".join(empty))
+    chosen = [(label, i) for label, artist in enumerate(classes) for i in usable[artist]]
+    paths = [candidates[i][1] for _, i in chosen]
+    groups = duplicate_groups(
+        [checks[i].sha1 for _, i in chosen], [checks[i].dhash for _, i in chosen], near_duplicate_bits
+    )
+    report = write_skipped(cache_dir, layout, skipped)
+    if skipped:
+        log.warning("%d files are left out; see %s", len(skipped), report)
+    return ImageIndex(
+        root=root,
+        paths=paths,
+        labels=[label for label, _ in chosen],
+        classes=classes,
+        groups=groups,
+        skipped=sorted(skipped),
+        layout=layout,
+    )
+
+
+def write_skipped(cache_dir: Path, layout: str, skipped: list[tuple[str, str]]) -> Path:
+    """Write ``skipped-files-<layout>.csv`` (path, reason) into ``cache_dir``."""
+    path = Path(cache_dir) / f"skipped-files-{layout}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "reason"])
+        writer.writerows(sorted(skipped))
+    os.replace(tmp, path)
+    return path

@@ -29,8 +29,12 @@ def random_rot90(x: torch.Tensor) -> torch.Tensor:
 class BatchPreprocess(nn.Module):
     """Turn a uint8 NCHW batch into the normalised float batch the network expects."""
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float], rotate90: bool = True) -> None:
+    def __init__(
+        self, mean: Sequence[float], std: Sequence[float], rotate90: bool = True, image_size: int | None = None
+    ) -> None:
+        """``image_size``: the square size the network was trained at, kept so inference can resize to it."""
         super().__init__()
+        self.image_size = image_size
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
         self.rotate90 = rotate90

@@ -1,23 +1,23 @@
-"""The one place every network is built: architecture, starting weights, modifications, freezing, head."""
+"""The one place every network is built: backbone, modifications, head, starting weights, freezing.
+
+The order is what makes it right by construction: the switches change the architecture first, then
+pretrained weights load by name and shape (so a modified ResNet takes ImageNet weights wherever its shapes
+still match, and the report says exactly what did not), and only then are stages frozen.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from torch import nn
-from torchvision import models
 
-from artworks.models.freeze import freeze_stages
+from artworks.models.freeze import freeze_stages, parameter_counts
 from artworks.models.modifications import apply_modifications
-from artworks.models.weights import fetch_state_dict, load_backbone, read_state_dict
+from artworks.models.registry import get_backbone
+from artworks.models.weights import load_matching, read_state_dict
 
-ARCHITECTURES = {
-    "resnet18": models.resnet18,
-    "resnet34": models.resnet34,
-    "resnet50": models.resnet50,
-    "resnet101": models.resnet101,
-    "resnet152": models.resnet152,
-}
+log = logging.getLogger(__name__)
 
 
 def build_model(
@@ -34,22 +34,28 @@ def build_model(
     """Build ``arch`` with a ``num_classes`` head.
 
     Args:
-        weights: torchvision weights name (``IMAGENET1K_V2``, ``DEFAULT``...) or ``None`` for random init.
-        weights_path: local state dict to start from instead of torchvision's cache/download; only used
-            when ``weights`` is set.
-        freeze: stages to freeze (``stem``, ``layer1``..``layer4``); their BatchNorm statistics are fixed.
+        arch: a ``registry.BACKBONES`` name (``resnet50``...) or ``timm/<name>``.
+        weights: pretrained weights name (torchvision: ``IMAGENET1K_V2``, ``DEFAULT``...; timm: ``DEFAULT`` or
+            a tag) or ``None`` for random init.
+        weights_path: local state dict to start from instead of the download cache; only used when
+            ``weights`` is set.
+        freeze: stages or module paths to freeze (ResNets: ``stem``, ``layer1``..``layer4``, ``fc``);
+            their BatchNorm statistics are fixed too.
         activation, depthwise, attention: the modified-ResNet switches (see ``modifications``).
         load_weights: ``False`` when the weights will come from a checkpoint anyway.
     """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose from {sorted(ARCHITECTURES)}")
-    model = ARCHITECTURES[arch](weights=None)
+    backbone = get_backbone(arch)
+    model = backbone.create()
+    changed = apply_modifications(model, activation=activation, depthwise=depthwise, attention=attention)
+    backbone.reset_head(model, num_classes)
     if weights and load_weights:
         if weights_path:
-            load_backbone(model, read_state_dict(weights_path), source=str(weights_path))
+            state, source = read_state_dict(weights_path), str(weights_path)
         else:
-            load_backbone(model, fetch_state_dict(arch, weights), source=f"torchvision {arch} {weights}")
-    apply_modifications(model, activation=activation, depthwise=depthwise, attention=attention)
-    model.fc = nn.Linear(model.fc.in_features, num_classes)
-    freeze_stages(model, freeze)
+            state, source = backbone.pretrained_state(weights), f"{arch} {weights} weights"
+        report = load_matching(model, state, source, new_modules=[*changed, backbone.head_name(model)])
+        print(report.summary())
+    freeze_stages(model, backbone.stages(model), freeze)
+    counts = parameter_counts(model)
+    log.info("%s: %s parameters, %s trainable", arch, f"{counts['total']:,}", f"{counts['trainable']:,}")
     return model

@@ -1,12 +1,17 @@
 """Pretrained weights: torchvision's weights API (cached in ``$TORCH_HOME``) or a local file.
 
 A local file is a state dict in torchvision's format (what ``torch.save(model.state_dict())`` writes,
-as in ``resnet50-11ad3fa6.pth``). The classifier head is always replaced, so ``fc.*`` entries are ignored.
+as in ``resnet50-11ad3fa6.pth``), an artworks checkpoint, or a ``.safetensors`` file (timm's format).
+Weights are loaded by name and shape *after* the modified-ResNet switches were applied, so a modified model
+starts from ImageNet wherever shapes still match; the classifier head always starts fresh (other classes).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
 
@@ -34,7 +39,9 @@ def fetch_state_dict(arch: str, weights: str) -> dict[str, torch.Tensor]:
         entry = get_model_weights(arch)[weights]
     except KeyError as err:
         names = [w.name for w in get_model_weights(arch)]
-        raise ArtworksError(f"Unknown weights {weights!r} for {arch}; torchvision has {names} (or DEFAULT).") from err
+        raise ArtworksError(
+            f"Unknown weights {weights!r} for {arch}; torchvision has {names} (or DEFAULT)."
+        ) from err
     try:
         return entry.get_state_dict(progress=False, check_hash=False)
     except (URLError, OSError, RuntimeError) as err:
@@ -54,23 +61,86 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"(e.g. resnet50-11ad3fa6.pth), or drop the option to use torchvision's download cache."
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file  # installed with timm
+
+            state = load_file(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise ArtworksError(f"{path} is not a readable PyTorch state dict ({err}). Re-download or re-save it.") from err
-    if isinstance(state, dict) and "state_dict" in state:  # a Lightning checkpoint or a wrapped dict
-        state = {k.removeprefix("net."): v for k, v in state["state_dict"].items()}
+        raise ArtworksError(
+            f"{path} is not a readable PyTorch state dict ({err}). Re-download or re-save it."
+        ) from err
+    if isinstance(state, dict) and "state_dict" in state:  # an artworks (Lightning) checkpoint
+        state = {k.removeprefix("net."): v for k, v in state["state_dict"].items() if k.startswith("net.")}
     return state
 
 
-def load_backbone(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load every non-head entry of ``state`` into ``model``; any other mismatch is an error."""
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("fc.")]
-    if missing or unexpected:
+@dataclass(frozen=True)
+class LoadReport:
+    """What a partial load took from a state dict: the printed answer to "what did I start from?".
+
+    ``loaded``: model entries copied from the file. ``fresh``: model entries left at their initialisation
+    (the new head, modules a switch added or reshaped). ``skipped``: file entries not used (ImageNet's head,
+    tensors whose module a switch reshaped).
+    """
+
+    source: str
+    loaded: list[str]
+    fresh: list[str]
+    skipped: list[str]
+
+    def summary(self) -> str:
+        total = len(self.loaded) + len(self.fresh)
+        lines = [f"Loaded {len(self.loaded)} of {total} tensors of the network from {self.source}."]
+        if self.fresh:
+            lines.append(f"  not loaded, start from initialisation: {_grouped(self.fresh)}")
+        if self.skipped:
+            lines.append(f"  in the file but not used: {_grouped(self.skipped)}")
+        return "\n".join(lines)
+
+
+def _grouped(keys: list[str]) -> str:
+    """``layer1.0.cbam.channel.mlp.1.weight``, ... -> ``layer*.*.cbam.* (160)``: readable for 16 blocks."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        parts = key.split(".")
+        # up to the first named part after a block index (layer1.0.cbam), indices starred
+        stop = next((i + 2 for i, p in enumerate(parts[:-1]) if p.isdigit()), len(parts) - 1)
+        module = ".".join("*" if p.isdigit() else p for p in parts[:stop])
+        module = re.sub(r"^layer\d+", "layer*", module) + ("" if stop == len(parts) - 1 else ".*")
+        counts[module] = counts.get(module, 0) + 1
+    return ", ".join(f"{module} ({n})" for module, n in counts.items())
+
+
+def load_matching(
+    model: nn.Module, state: dict[str, torch.Tensor], source: str, new_modules: Iterable[str]
+) -> LoadReport:
+    """Copy every entry of ``state`` whose name and shape match ``model``; report the rest.
+
+    ``new_modules`` are the module paths that are expected not to load (the replaced head, what the
+    modified-ResNet switches added or reshaped). Anything else that does not load means the file is for
+    another architecture, which is an error rather than a silent partial start.
+    """
+    prefixes = tuple(f"{m}." for m in new_modules)
+    target = model.state_dict()
+    usable = {
+        k: v
+        for k, v in state.items()
+        if k in target and v.shape == target[k].shape and not k.startswith(prefixes)
+    }
+    report = LoadReport(
+        source=source,
+        loaded=[k for k in target if k in usable],
+        fresh=[k for k in target if k not in usable],
+        skipped=[k for k in state if k not in usable],
+    )
+    unexplained = [k for k in report.fresh + report.skipped if not k.startswith(prefixes)]
+    if unexplained:
         raise ArtworksError(
-            f"The weights from {source} do not fit this network: {len(missing)} missing entries "
-            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). Use a state dict "
-            f"saved from the same torchvision architecture."
+            f"The weights from {source} do not fit this network: {len(unexplained)} entries have no "
+            f"counterpart of the same shape (e.g. {unexplained[:3]}). Use a state dict saved from the same "
+            f"architecture (model.net.arch) in torchvision's format."
         )
-    log.info("Loaded backbone weights from %s", source)
+    model.load_state_dict(usable, strict=False)
+    return report

@@ -1,0 +1,135 @@
+"""Fetch Kaggle's "Best Artworks of All Time" with kagglehub, fix the Dürer folders, say where it is.
+
+    python -m artworks.data.download [DIR]
+
+DIR (default: the project's ``data/`` folder) becomes the kagglehub cache, so the data lands in
+``DIR/datasets/ikarus777/best-artworks-of-all-time/versions/1/``; ``data.root=DIR`` finds it there. Without
+credentials or network it stops at once with what to do; it never prints a key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import unicodedata
+from pathlib import Path
+
+from artworks.data.artists import artist_key
+from artworks.data.index import KAGGLE_HANDLE, resolve_root
+from artworks.errors import ArtworksError
+
+log = logging.getLogger(__name__)
+
+KAGGLE_URL = "https://www.kaggle.com"
+DURER = "Albrecht_Dürer"
+MANUAL = (
+    "Or download it by hand: sign in at kaggle.com, open kaggle.com/datasets/" + KAGGLE_HANDLE + ", click "
+    "Download, unzip the archive into a folder DIR (it holds artists.csv, images/ and resized/), run "
+    "`python -m artworks.data.download --fix DIR` to merge the Dürer folders, and train with `data.root=DIR`."
+)
+
+
+def has_credentials() -> bool:
+    """Whether kagglehub will find Kaggle credentials (environment, ~/.kaggle/kaggle.json or a token)."""
+    from kagglehub.config import get_kaggle_credentials
+
+    if get_kaggle_credentials() is not None or os.environ.get("KAGGLE_API_TOKEN"):
+        return True
+    folder = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
+    return (folder / "access_token").is_file()
+
+
+def check_network(url: str = KAGGLE_URL, timeout: float = 5.0) -> None:
+    """Fail fast, with what to do, when Kaggle cannot be reached."""
+    import requests
+
+    try:
+        requests.head(url, timeout=timeout)
+    except requests.RequestException as err:
+        raise ArtworksError(
+            f"Kaggle ({url}) cannot be reached from this machine ({type(err).__name__}). Run the command "
+            f"on a machine with internet access and copy the folder here, or set HTTPS_PROXY if you need a "
+            f"proxy.\n\n" + MANUAL
+        ) from None
+
+
+def fix_durer(root: Path) -> list[str]:
+    """Merge every spelling of Dürer's folder (mojibake, decomposed) into ``images/images/Albrecht_Dürer``.
+
+    Files are renamed to ``Albrecht_Dürer_<n>.jpg``; a second copy of a number is deleted. Returns the
+    folders that were merged away.
+    """
+    images = root / "images" / "images"
+    if not images.is_dir():
+        return []
+    key = artist_key(DURER)
+    spellings = sorted(p for p in images.iterdir() if p.is_dir() and artist_key(p.name) == key)
+    target = images / DURER
+    merged = []
+    for folder in spellings:
+        if folder.name == DURER:
+            continue
+        target.mkdir(exist_ok=True)
+        for path in sorted(folder.iterdir()):
+            number = path.stem.rsplit("_", 1)[-1]
+            name = f"{DURER}_{number}{path.suffix.lower()}" if number.isdigit() else path.name
+            dest = target / name
+            if dest.exists():
+                path.unlink()
+            else:
+                shutil.move(str(path), dest)
+        folder.rmdir()
+        merged.append(folder.name)
+    for path in target.iterdir() if target.is_dir() else []:
+        normal = unicodedata.normalize("NFC", path.name)
+        if normal != path.name:
+            path.rename(path.with_name(normal))
+    return merged
+
+
+def download(directory: Path) -> Path:
+    """Download (or find in the kagglehub cache under ``directory``) the dataset and fix it."""
+    if not has_credentials():
+        raise ArtworksError(
+            "No Kaggle credentials were found. Create an API token at kaggle.com/settings (Account > API > "
+            "Create New Token), then either save the downloaded kaggle.json as ~/.kaggle/kaggle.json (chmod "
+            "600) or export KAGGLE_USERNAME and KAGGLE_KEY, and run this command again.\n\n" + MANUAL
+        )
+    check_network()
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["KAGGLEHUB_CACHE"] = str(directory.resolve())
+    import kagglehub
+
+    try:
+        path = Path(kagglehub.dataset_download(KAGGLE_HANDLE))
+    except Exception as err:  # kagglehub raises many types; the message never holds the key
+        raise ArtworksError(
+            f"kagglehub could not download {KAGGLE_HANDLE}: {type(err).__name__}: {err}. Check that your "
+            f"Kaggle credentials are valid (kaggle.com/settings) and that you accepted the dataset's terms "
+            f"on its page.\n\n" + MANUAL
+        ) from None
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", nargs="?", type=Path, default=Path("data"), help="where to keep the data")
+    parser.add_argument("--fix", action="store_true", help="only fix the Dürer folders of an unzipped DIR")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        root = resolve_root(args.dir) if args.fix else download(args.dir)
+    except ArtworksError as err:
+        print(f"\nartworks: {err.render()}\n", file=sys.stderr)
+        raise SystemExit(2) from None
+    merged = fix_durer(root)
+    if merged:
+        print(f"Merged Dürer folders {merged} into images/images/{DURER}.")
+    print(f"The dataset is in {root}\nTrain on it with: python -m artworks.train data.root={root}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""``python -m artworks.web ckpt_path=... [port=8000]``: serve the try-it page until Ctrl-C."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from artworks.config import config_dir
+from artworks.errors import ArtworksError
+from artworks.predict import Predictor
+from artworks.web.server import ModelService, make_server
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="serve")
+def _hydra_entry(cfg: DictConfig) -> None:
+    try:
+        predictor = Predictor.from_checkpoint(cfg.ckpt_path, image_size=cfg.image_size, device=cfg.device)
+        server = make_server(ModelService(predictor, cfg.topk, cfg.max_upload_mb), cfg.host, cfg.port)
+    except (ArtworksError, OSError) as err:
+        message = (
+            err.render()
+            if isinstance(err, ArtworksError)
+            else f"cannot listen on {cfg.host}:{cfg.port}: {err}"
+        )
+        print(f"\nartworks: {message}\n", file=sys.stderr)
+        sys.exit(2)
+    host, port = server.server_address[:2]
+    print(f"Serving {cfg.ckpt_path} on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    _hydra_entry()
