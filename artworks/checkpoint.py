@@ -39,7 +39,7 @@ def load_checkpoint(path: Path | str, map_location: Any = "cpu") -> dict[str, An
             raise ArtworksError(
                 f"The checkpoint {path} contains pickled Python objects, not only weights and plain data, "
                 "so it was not loaded: unpickling can run arbitrary code. Use a checkpoint written by "
-                "`python -m artworks.train`, or re-save the file's state_dict and hyper_parameters as plain data."
+                "`python -m artworks.train`, or re-save its state_dict and hyper_parameters as plain data."
             ) from err
         raise _corrupt(path, err) from err
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
@@ -50,8 +50,8 @@ def load_checkpoint(path: Path | str, map_location: Any = "cpu") -> dict[str, An
         or "hyper_parameters" not in checkpoint
     ):
         raise ArtworksError(
-            f"The file {path} is a PyTorch file but not a checkpoint of this project (it has no state_dict and "
-            "hyper_parameters). Pass a .ckpt file written by `python -m artworks.train`."
+            f"The file {path} is a PyTorch file but not a checkpoint of this project (it has no "
+            "state_dict and hyper_parameters). Pass a .ckpt file written by `python -m artworks.train`."
         )
     return checkpoint
 
@@ -59,9 +59,9 @@ def load_checkpoint(path: Path | str, map_location: Any = "cpu") -> dict[str, An
 def _corrupt(path: Path, err: BaseException) -> ArtworksError:
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return ArtworksError(
-        f"The checkpoint {path} is corrupt or not a PyTorch file ({first_line}). It may have been cut short by "
-        "a full disk or a copy that did not finish. Use another checkpoint of the run (the checkpoints/ folder "
-        "keeps the best epoch and last.ckpt), copy the file again, or retrain."
+        f"The checkpoint {path} is corrupt or not a PyTorch file ({first_line}). It may have been cut "
+        "short by a full disk or a copy that did not finish. Use another checkpoint of the run (the "
+        "checkpoints/ folder keeps the best epoch and last.ckpt), copy the file again, or retrain."
     )
 
 
@@ -78,8 +78,8 @@ def check_compatible(
     ]
     if differences:
         raise ArtworksError(
-            f"The checkpoint {path} belongs to another model ({'; '.join(differences)}). Pick the model it was "
-            f"trained with (its experiment was {saved.get('experiment')!r}), or another checkpoint."
+            f"The checkpoint {path} belongs to another model ({'; '.join(differences)}). Pick the model it "
+            f"was trained with (its experiment was {saved.get('experiment')!r}), or another checkpoint."
         )
     saved_classes = list(saved.get("class_names", []))
     if saved_classes != list(class_names):
@@ -87,16 +87,17 @@ def check_compatible(
         extra = sorted(set(saved_classes) - set(class_names))
         detail = (
             f"{len(saved_classes)} classes in the checkpoint, {len(class_names)} in the data; "
-            f"only in the data: {', '.join(missing[:5]) or 'none'}; only in the checkpoint: {', '.join(extra[:5]) or 'none'}"
+            f"only in the data: {', '.join(missing[:5]) or 'none'}; "
+            f"only in the checkpoint: {', '.join(extra[:5]) or 'none'}"
         )
         raise ArtworksError(
-            f"The checkpoint {path} was trained on another list of artists ({detail}). Use the data root it was "
-            "trained on (data.root=...), or train a new model on this data."
+            f"The checkpoint {path} was trained on another list of artists ({detail}). Use the data root "
+            "it was trained on (data.root=...), or train a new model on this data."
         )
 
 
 def load_classifier(path: Path | str, map_location: Any = "cpu") -> Any:
-    """An ``ArtistClassifier`` rebuilt from a checkpoint alone, in eval mode (for evaluation and prediction)."""
+    """An ``ArtistClassifier`` rebuilt from a checkpoint alone, in eval mode (evaluation, prediction)."""
     from artworks.module import ArtistClassifier
 
     checkpoint = load_checkpoint(path, map_location=map_location)
@@ -105,7 +106,8 @@ def load_classifier(path: Path | str, map_location: Any = "cpu") -> Any:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
         raise ArtworksError(
-            f"The weights in {path} do not fit the network its own settings describe ({str(err).splitlines()[0]}). "
-            "The file was probably written by another version of this project; retrain or use another checkpoint."
+            f"The weights in {path} do not fit the network its own settings describe "
+            f"({str(err).splitlines()[0]}). The file was probably written by another version of this "
+            "project; retrain or use another checkpoint."
         ) from err
     return model.eval()

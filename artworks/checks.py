@@ -24,8 +24,8 @@ def check_image_size(cfg: DictConfig) -> None:
     size = cfg.data.image_size
     if size < MIN_IMAGE_SIZE:
         raise ArtworksError(
-            f"data.image_size={size} is too small for {cfg.model.net.arch}: the network downsamples by 32, so "
-            f"images need at least {MIN_IMAGE_SIZE} pixels a side (the experiments use 224). Set "
+            f"data.image_size={size} is too small for {cfg.model.net.arch}: the network downsamples by 32, "
+            f"so images need at least {MIN_IMAGE_SIZE} pixels a side (the experiments use 224). Set "
             f"data.image_size={MIN_IMAGE_SIZE} or more."
         )
 
@@ -48,7 +48,7 @@ def _kind(value: Any) -> str | None:
 
 
 def check_override_types(cfg: DictConfig) -> None:
-    """Each ``key=value`` on the command line keeps the type of the value it replaces (no ``batch_size=abc``)."""
+    """Each command-line ``key=value`` keeps the type of the value it replaces (no ``batch_size=abc``)."""
     if not HydraConfig.initialized():
         return
     hydra_cfg = HydraConfig.get()
@@ -78,7 +78,8 @@ def check_override_types(cfg: DictConfig) -> None:
         expected, got = _kind(default), _kind(given)
         if expected and got and expected != got:
             raise ArtworksError(
-                f"{key}={override.value()!r} has the wrong type: {key} takes {expected} (default: {default!r}). "
+                f"{key}={given!r} has the wrong type: {key} takes {expected} "
+                f"(default: {default!r}). "
                 f"Fix the value on the command line, e.g. {key}={default}."
             )
 

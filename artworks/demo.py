@@ -20,7 +20,13 @@ from artworks.errors import ArtworksError
 from artworks.models.weights import fetch_state_dict, read_state_dict
 from artworks.sweep import collect_metrics, format_table
 
-EXPERIMENTS = ["scratch_resnet50", "finetune_resnet50", "freeze14_resnet50", "freeze13_resnet50", "cbam_resnet50"]
+EXPERIMENTS = [
+    "scratch_resnet50",
+    "finetune_resnet50",
+    "freeze14_resnet50",
+    "freeze13_resnet50",
+    "cbam_resnet50",
+]
 DEMO_DIR = Path("outputs/demo")
 STANDIN_WEIGHTS = DEMO_DIR / "standin" / "resnet50-sample-pretrained.pth"
 DOWNLOAD_TIMEOUT_S = 20
@@ -63,8 +69,8 @@ def main() -> None:
         note = "Fine-tuning experiments start from torchvision's ImageNet weights (IMAGENET1K_V2)."
     else:
         print(
-            "ImageNet weights are not available on this machine, so the demo first trains a ResNet-50 on the\n"
-            "sample data and uses THAT as the starting point of the three fine-tuning experiments.\n"
+            "ImageNet weights are not available on this machine, so the demo first trains a ResNet-50\n"
+            "on the sample data and uses THAT as the starting point of the three fine-tuning experiments.\n"
             "Their rows below are NOT ImageNet fine-tuning; with the real weights cached they would be.\n",
             flush=True,
         )

@@ -3,7 +3,7 @@
 Two things Lightning does not do on its own:
 
 * Its default ``DistributedSampler`` pads val/test sets with repeated samples so every rank gets the same
-  number of batches, which changes the metrics. :func:`eval_sampler` splits them without padding; the
+  number of batches, which changes the metrics. :class:`UnpaddedEvalSampler` splits them without padding; the
   metrics (torchmetrics states) are summed across ranks, so each sample counts exactly once.
 * Its DDP launcher re-runs ``sys.argv`` for ranks > 0. In a Hydra multirun that is the whole sweep (``-m``
   and every value), so each job would start a sweep of its own. :func:`distributed_job` makes the ranks
@@ -22,29 +22,46 @@ import torch
 import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from omegaconf import read_write
+from torch.utils.data import DistributedSampler
 
 # Set by Lightning's launcher in the main process; left behind they make the next job believe its ranks
 # were started by someone else (and wait for them forever).
 LAUNCH_ENV_VARS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 
-def eval_sampler(dataset: Sized) -> UnrepeatedDistributedSampler | None:
-    """A val/test sampler that gives each rank a disjoint share, no sample repeated; ``None`` on one process.
+class UnpaddedEvalSampler(DistributedSampler):
+    """Val/test order for any number of processes: rank ``r`` of ``W`` gets items ``r, r + W, r + 2W, ...``.
 
-    Ranks may run one batch more or less than each other, which is safe for evaluation (no gradient sync).
+    No item is repeated, so ranks may run one batch more or less than each other, which is safe for
+    evaluation (no gradient sync). The rank and world size are read when the loader is iterated, so a loader
+    built before the process group starts (``artworks.evaluate``) still splits correctly; on one process it
+    is the plain sequential order. It is a ``DistributedSampler`` only so that Lightning keeps it instead of
+    injecting its padding one.
     """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return None
-    return UnrepeatedDistributedSampler(dataset, shuffle=False)
+
+    # DistributedSampler.__init__ is skipped on purpose: it needs the process group to exist already.
+    def __init__(self, dataset: Sized) -> None:  # noqa: B027
+        self.dataset = dataset
+        self.epoch, self.seed, self.shuffle, self.drop_last = 0, 0, False, False
+
+    def _share(self) -> range:
+        if dist.is_available() and dist.is_initialized():
+            return range(dist.get_rank(), len(self.dataset), dist.get_world_size())
+        return range(len(self.dataset))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._share())
+
+    def __len__(self) -> int:
+        return len(self._share())
 
 
 def gather_eval_outputs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Every rank's evaluation outputs, in dataset order (as one process would have them); on the CPU.
 
-    Rank ``r`` of ``W`` evaluated dataset items ``r, r + W, r + 2W, ...`` (:func:`eval_sampler`), so its
-    ``k``-th output sits at position ``r + k W``. A collective: call it on every rank.
+    Rank ``r`` of ``W`` evaluated dataset items ``r, r + W, r + 2W, ...`` (:class:`UnpaddedEvalSampler`),
+    so its ``k``-th output sits at position ``r + k W``. A collective: call it on every rank.
     """
     logits, labels = logits.cpu(), labels.cpu()
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:

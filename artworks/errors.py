@@ -11,7 +11,7 @@ import errno
 import textwrap
 
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
-NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
+NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR}
 OUTPUTS_HINT = "choose another place for outputs with paths.log_dir=DIR (or ARTWORKS_HOME=DIR)"
 
 
@@ -19,7 +19,12 @@ class ArtworksError(Exception):
     """A problem the user can fix; its message says what is wrong and what to do."""
 
     def render(self) -> str:
-        return "\n".join(textwrap.fill(p, width=100) for p in str(self).split("\n\n"))
+        return "\n".join(fill(p) for p in str(self).split("\n\n"))
+
+
+def fill(text: str) -> str:
+    """Wrap at 100 columns without breaking paths (at hyphens or inside long words)."""
+    return textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False)
 
 
 def _chain(error: BaseException) -> list[BaseException]:
@@ -43,27 +48,25 @@ def user_message(error: BaseException) -> str | None:
     for err in chain:
         if isinstance(err, OSError) and err.errno in DISK_FULL:
             where = f" while writing {err.filename}" if err.filename else ""
-            return textwrap.fill(
-                f"The disk is full{where} ({err.strerror}). Free some space or {OUTPUTS_HINT}. Checkpoints are "
-                "written whole or not at all, so the last complete one is intact: run the same command again "
-                "with resume=auto to continue from it.",
-                width=100,
+            return fill(
+                f"The disk is full{where} ({err.strerror}). Free some space or {OUTPUTS_HINT}. Checkpoints "
+                "are written whole or not at all, so the last complete one is intact: run the same command "
+                "again with resume=auto to continue from it."
             )
         if isinstance(err, OSError) and err.errno in NOT_WRITABLE:
-            return textwrap.fill(
-                f"Cannot write to {err.filename or 'the output folder'} ({err.strerror}). Make it writable or "
-                f"{OUTPUTS_HINT}.",
-                width=100,
+            return fill(
+                f"Cannot write to {err.filename or 'the output folder'} ({err.strerror}). Make it writable "
+                f"or {OUTPUTS_HINT}."
             )
         if type(err).__name__ == "OutOfMemoryError":
-            return textwrap.fill(
-                f"Out of memory ({str(err).splitlines()[0]}). Lower data.batch_size (e.g. by half), use a smaller "
-                "data.image_size, or trainer.precision=bf16-mixed on a GPU that supports it.",
-                width=100,
+            return fill(
+                f"Out of memory ({str(err).splitlines()[0]}). Lower data.batch_size (e.g. by half), use a "
+                "smaller data.image_size, or trainer.precision=bf16-mixed on a GPU that supports it."
             )
         if isinstance(err, CompactHydraException):
+            hydra_message = str(err).split("Config search path")[0].strip()
             return (
-                f"The command line does not make a valid config:\n{err}\n"
+                f"The command line does not make a valid config:\n{hydra_message}\n"
                 "Options and groups: `python -m artworks.train --help`; the composed config: add `--cfg job`."
             )
     return None

@@ -40,8 +40,10 @@ def gradcam(
     stages are explained too.
     """
     layer = target_layer if target_layer is not None else net.layer4[-1]
-    with torch.enable_grad(), GradCAM(model=net, target_layers=[layer], compute_input_gradient=True) as cam:
-        maps = cam(input_tensor=images, targets=[ClassifierOutputTarget(int(t)) for t in targets])
+    # an input that requires grad makes the target layer's output require it even when every stage is frozen
+    leaf = images.detach().requires_grad_(True)
+    with torch.enable_grad(), GradCAM(model=net, target_layers=[layer]) as cam:
+        maps = cam(input_tensor=leaf, targets=[ClassifierOutputTarget(int(t)) for t in targets])
     net.zero_grad(set_to_none=True)
     return maps
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from artworks.errors import ArtworksError
 from artworks.module import ArtistClassifier
 
 log = logging.getLogger(__name__)
+# onnxscript's graph passes log every deduplicated initializer at INFO
+logging.getLogger("onnx_ir").setLevel(logging.WARNING)
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 INPUT_NAME = "images"
@@ -81,6 +84,7 @@ def export_onnx(
         program = torch.onnx.export(
             model,
             (example,),
+            verbose=False,
             input_names=[INPUT_NAME],
             output_names=list(OUTPUT_NAMES),
             dynamic_shapes=({0: torch.export.Dim("batch")},),
@@ -98,15 +102,23 @@ def export_onnx(
 def export_torchscript(
     model: DeployableClassifier, example: torch.Tensor, path: Path, metadata: dict[str, str]
 ) -> None:
-    """A traced TorchScript module with ``metadata`` as ``metadata.json`` in its extra files."""
-    traced = torch.jit.trace(model, example, check_trace=False)
-    torch.jit.save(traced, str(path), _extra_files={"metadata.json": json.dumps(metadata)})
+    """A traced TorchScript module with ``metadata`` as ``metadata.json`` in its extra files.
+
+    TorchScript is deprecated upstream (torch warns on every call) but still the format C++/LibTorch and older
+    serving stacks load; the warning is silenced because the user asked for this format.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
+        traced = torch.jit.trace(model, example, check_trace=False)
+        torch.jit.save(traced, str(path), _extra_files={"metadata.json": json.dumps(metadata)})
 
 
 def read_torchscript(path: Path | str) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
     """An exported TorchScript model and its metadata (JSON values decoded)."""
     files = {"metadata.json": ""}
-    model = torch.jit.load(str(path), map_location="cpu", _extra_files=files)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
+        model = torch.jit.load(str(path), map_location="cpu", _extra_files=files)
     return model, decode_metadata(json.loads(files["metadata.json"]))
 
 

@@ -8,7 +8,8 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
-from torchmetrics import MaxMetric, MetricCollection
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from artworks.data.preprocess import BatchPreprocess
@@ -36,8 +37,9 @@ class ArtistClassifier(L.LightningModule):
         load_weights: ``False`` to skip pretrained weights (a checkpoint provides them).
         channels_last: keep the network and its input batches in NHWC memory layout (faster convolutions
             on tensor-core GPUs).
-        compile: ``torch.compile`` the network in place (its state-dict keys stay unprefixed).
-        The last three are run-time choices, not saved: a checkpoint loads into a plain network.
+        compile: ``torch.compile`` the network in place (its state-dict keys stay unprefixed), with
+            ``compile_options`` as ``torch.compile`` arguments, e.g. ``{"mode": "max-autotune"}``.
+        The last four are run-time choices, not saved: a checkpoint loads into a plain network.
     """
 
     def __init__(
@@ -52,15 +54,16 @@ class ArtistClassifier(L.LightningModule):
         load_weights: bool = True,
         channels_last: bool = False,
         compile: bool = False,
+        compile_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["load_weights", "channels_last", "compile"])
+        self.save_hyperparameters(ignore=["load_weights", "channels_last", "compile", "compile_options"])
         self.net = build_model(num_classes=len(class_names), load_weights=load_weights, **net)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         if compile:
-            self.net.compile()
+            self.net.compile(**(compile_options or {}))
         self.preprocess = BatchPreprocess(**preprocess)
         n = len(class_names)
         metrics = MetricCollection(
@@ -75,6 +78,9 @@ class ArtistClassifier(L.LightningModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_macro_acc_best = MaxMetric()
+        # val/test loss as a torchmetrics mean: under DDP it is summed over every rank's samples exactly
+        # (Lightning's own sync_dist mean rounds the image count to an integer)
+        self.eval_loss = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self._test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @property
@@ -98,15 +104,11 @@ class ArtistClassifier(L.LightningModule):
         metrics.update(logits, labels)
         if stage == "test":
             self._test_outputs.append((logits.detach(), labels))
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=stage == "train",
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(labels),
-            sync_dist=stage != "train",  # val/test: the mean over every rank's samples, once per epoch
-        )
+        if stage == "train":
+            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
+        else:
+            self.eval_loss[stage].update(loss, weight=len(labels))
+            self.log(f"{stage}/loss", self.eval_loss[stage], on_epoch=True, prog_bar=True)
         return loss
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
@@ -158,7 +160,8 @@ class ArtistClassifier(L.LightningModule):
         if self.hparams.get("stage_lr_mult"):
             arch, lr = self.hparams.net.get("arch", "resnet50"), self.hparams.optimizer["lr"]
             params = stage_param_groups(self.net, arch, lr, self.hparams.stage_lr_mult)
-        optimizer = instantiate(self.hparams.optimizer, params=params)
+        # _partial_: Hydra would turn param-group dicts into DictConfigs
+        optimizer = instantiate(self.hparams.optimizer, _partial_=True)(params)
         if not self.hparams.scheduler:
             return optimizer
         scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)

@@ -28,6 +28,7 @@ from artworks import resume, sweep_failures
 from artworks.checkpoint import check_compatible, load_checkpoint
 from artworks.checks import check_image_size, check_override_types
 from artworks.config import config_dir, model_tags
+from artworks.data.report import write_data_report
 from artworks.distributed import distributed_job
 from artworks.errors import user_message
 from artworks.models import parameter_counts
@@ -78,6 +79,9 @@ def build_module(cfg: DictConfig, datamodule: Any) -> ArtistClassifier:
         experiment=cfg.model.experiment,
         channels_last=cfg.model.get("channels_last", False),
         compile=cfg.model.get("compile", False),
+        compile_options=(
+            OmegaConf.to_container(cfg.model.compile_options) if cfg.model.get("compile_options") else {}
+        ),
         stage_lr_mult=(
             OmegaConf.to_container(cfg.model.stage_lr_mult) if cfg.model.get("stage_lr_mult") else None
         ),
@@ -110,11 +114,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     loggers = _instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")), logger=loggers or False)
+    run_config = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])  # composed in tests: has hydra
     for lg in loggers:
-        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        lg.log_hyperparams(OmegaConf.to_container(run_config, resolve=True))
         lg.log_hyperparams({f"params/{k}": v for k, v in parameter_counts(module.net).items()})
 
     wandb_run.track_best(loggers)  # the W&B summary keeps the best val/macro_acc, not the last
+    if trainer.is_global_zero:
+        write_data_report(datamodule, output_dir, loggers)  # data-report/: counts per split, mean/std, skips
 
     try:
         started = time.perf_counter()
@@ -125,6 +132,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "classes": datamodule.num_classes,
             "seed": cfg.seed,
             "tags": model_tags(cfg.model),
+            "world_size": trainer.world_size,  # processes (devices x nodes) that trained and tested
         }
         if cfg.train:
             metrics["wall_time_s"] = time.perf_counter() - started  # fit: training and validation
@@ -181,4 +189,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the copy imported as artworks.train: a SLURM launcher (submitit) then pickles the task function
+    # by reference, where one defined in __main__ would be pickled by value with everything it touches.
+    from artworks.train import main as importable_main
+
+    importable_main()

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
+from omegaconf import DictConfig, open_dict, read_write  # noqa: E402
 from torchvision.models import resnet50  # noqa: E402
 
 from artworks.config import config_dir  # noqa: E402
@@ -84,8 +84,53 @@ def make_cfg(sample_root: Path, resnet50_weights: Path, tmp_path: Path) -> Calla
         with open_dict(cfg):
             cfg.data.sample = dict(TINY_SAMPLE)
             cfg.paths.output_dir = str(output_dir or tmp_path / "run")
+        with read_write(cfg.hydra), open_dict(cfg.hydra):
+            cfg.hydra.runtime.output_dir = cfg.paths.output_dir  # as Hydra sets it for a real job
         HydraConfig().set_config(cfg)
         return cfg
 
     yield _make
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(
+    sample_root: Path, resnet50_weights: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
+    """``trained_checkpoint(model)``: ``last.ckpt`` of a tiny run of ``model``, trained once per session.
+
+    For tests that only need *a* trained checkpoint (prediction, export); read-only, do not modify it.
+    """
+    from artworks.train import train
+
+    trained: dict[str, Path] = {}
+
+    def _get(model: str) -> Path:
+        if model not in trained:
+            run_dir = tmp_path_factory.mktemp(f"trained-{model}")
+            GlobalHydra.instance().clear()
+            with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+                cfg = compose(
+                    config_name="train",
+                    overrides=[
+                        *TINY_OVERRIDES,
+                        f"data.root={sample_root}",
+                        f"paths.log_dir={run_dir / 'outputs'}",
+                        f"model.net.weights_path={resnet50_weights}",
+                        f"model={model}",
+                        "test=false",
+                    ],
+                    return_hydra_config=True,
+                )
+            with open_dict(cfg):
+                cfg.data.sample = dict(TINY_SAMPLE)
+                cfg.paths.output_dir = str(run_dir)
+            with read_write(cfg.hydra), open_dict(cfg.hydra):
+                cfg.hydra.runtime.output_dir = cfg.paths.output_dir
+            HydraConfig().set_config(cfg)
+            train(cfg)
+            GlobalHydra.instance().clear()
+            trained[model] = run_dir / "checkpoints" / "last.ckpt"
+        return trained[model]
+
+    return _get

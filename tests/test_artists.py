@@ -21,11 +21,18 @@ def _write_tree(root, folders: dict[str, int], names: list[str]) -> None:
     for folder, count in folders.items():
         (root / "images" / "images" / folder).mkdir(parents=True)
         for n in range(1, count + 1):
-            Image.new("RGB", (8, 8), (n, 0, 0)).save(root / "images" / "images" / folder / f"{folder}_{n}.jpg")
+            Image.new("RGB", (8, 8), (n, 0, 0)).save(
+                root / "images" / "images" / folder / f"{folder}_{n}.jpg"
+            )
 
 
 def test_spellings_reduce_to_one_key():
-    names = ["Albrecht Dürer", unicodedata.normalize("NFD", "Albrecht_Dürer"), *MOJIBAKE_DURER, "Albrecht_DuÔòá├¬rer"]
+    names = [
+        "Albrecht Dürer",
+        unicodedata.normalize("NFD", "Albrecht_Dürer"),
+        *MOJIBAKE_DURER,
+        "Albrecht_DuÔòá├¬rer",
+    ]
     matched = match_folders(names, ["Albrecht Dürer", "Vincent van Gogh", "Albrecht Altdorfer"])
     assert set(matched.values()) == {"Albrecht Dürer"}
     assert artist_key("Vincent_van_Gogh") == artist_key("Vincent van Gogh")

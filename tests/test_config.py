@@ -16,8 +16,24 @@ from tests.conftest import MODELS
 EXPECTED = {
     "scratch_resnet50": (None, [], 3e-3, "relu", False, "none", "dataset"),
     "finetune_resnet50": ("IMAGENET1K_V2", [], 3e-4, "relu", False, "none", "imagenet"),
-    "freeze14_resnet50": ("IMAGENET1K_V2", ["stem", "layer1", "layer2", "layer3", "layer4"], 3e-4, "relu", False, "none", "imagenet"),
-    "freeze13_resnet50": ("IMAGENET1K_V2", ["stem", "layer1", "layer2", "layer3"], 3e-4, "relu", False, "none", "imagenet"),
+    "freeze14_resnet50": (
+        "IMAGENET1K_V2",
+        ["stem", "layer1", "layer2", "layer3", "layer4"],
+        3e-4,
+        "relu",
+        False,
+        "none",
+        "imagenet",
+    ),
+    "freeze13_resnet50": (
+        "IMAGENET1K_V2",
+        ["stem", "layer1", "layer2", "layer3"],
+        3e-4,
+        "relu",
+        False,
+        "none",
+        "imagenet",
+    ),
     "cbam_resnet50": (None, [], 3e-3, "gelu", True, "cbam", "dataset"),
 }
 
@@ -50,7 +66,18 @@ def test_configs_are_found_from_the_installed_package(tmp_path):
     """A non-editable install gets conf/ as artworks/conf inside the wheel, where config_dir() looks first."""
     repo = Path(__file__).resolve().parents[1]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(repo),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
         check=True,
         capture_output=True,
     )

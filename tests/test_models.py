@@ -182,7 +182,7 @@ def test_cbam_model_loads_every_imagenet_tensor_but_the_head(resnet50_weights: P
     assert set(report.loaded) == set(state) - {"fc.weight", "fc.bias"}
     cbam_keys = [k for k in report.fresh if ".cbam." in k]
     assert set(report.fresh) == {*cbam_keys, "fc.weight", "fc.bias"}
-    assert len(cbam_keys) == BLOCKS * 9  # 2 Linear (w, b), conv w, BatchNorm (w, b, mean, var, count)
+    assert len(cbam_keys) == BLOCKS * 10  # 2 Linear (w, b), conv w, BatchNorm (w, b, mean, var, count)
     torch.testing.assert_close(model.layer3[2].bn3.weight, state["layer3.2.bn3.weight"])
 
 

@@ -15,7 +15,10 @@ def test_multirun_of_the_five_experiments(sample_root, resnet50_weights, tmp_pat
     overrides = [o for o in TINY_OVERRIDES if not o.startswith("logger=")]
     sample = ",".join(f"{k}:{v}" for k, v in TINY_SAMPLE.items())
     cmd = [
-        sys.executable, "-m", "artworks.train", "-m",
+        sys.executable,
+        "-m",
+        "artworks.train",
+        "-m",
         f"model={','.join(MODELS)}",
         *overrides,
         "logger=wandb",

@@ -31,8 +31,13 @@ def test_each_experiment_trains_and_tests_its_best_checkpoint(make_cfg, model, t
 
 def _one_step(module: L.LightningModule, datamodule) -> None:
     trainer = L.Trainer(
-        accelerator="cpu", max_steps=1, limit_val_batches=0, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        accelerator="cpu",
+        max_steps=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
     )
     trainer.fit(module, datamodule=datamodule)
 
@@ -102,16 +107,30 @@ def test_a_short_run_learns_far_above_chance(make_cfg, tmp_path):
         "data.batch_size=16",
         output_dir=tmp_path / "run",
     )
-    cfg.data.sample = {"artists": 8, "images_per_artist": 30, "image_size": 48, "seed": 0, "imbalance": "none"}
+    cfg.data.sample = {
+        "artists": 8,
+        "images_per_artist": 30,
+        "image_size": 48,
+        "seed": 0,
+        "imbalance": "none",
+    }
     metrics = train(cfg)
     assert metrics["test/macro_acc"] >= 0.5, metrics
 
 
 def test_missing_data_root_is_one_clear_paragraph(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "artworks.train", f"data.root={tmp_path / 'nope'}", "logger=none",
-         f"hydra.run.dir={tmp_path / 'run'}"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "artworks.train",
+            f"data.root={tmp_path / 'nope'}",
+            "logger=none",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-"""Lightning callbacks that keep a run safe to interrupt and resume (listed in ``conf/callbacks/default.yaml``)."""
+"""Lightning callbacks that keep a run safe to interrupt and resume (see ``conf/callbacks/default.yaml``)."""
 
 from artworks.callbacks.atomic_checkpoint import AtomicCheckpointing, AtomicCheckpointIO
 from artworks.callbacks.finite_loss import StopOnNonFiniteLoss

@@ -8,6 +8,7 @@ POSIX and Windows within one file system).
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -33,13 +34,18 @@ class AtomicCheckpointIO(CheckpointIO):
             return
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()  # serialise first: a full disk then fails in write() with a clear OSError
+        torch.save(checkpoint, buffer)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as f:
-                torch.save(checkpoint, f)
+                f.write(buffer.getbuffer())
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
+        except OSError as err:
+            Path(tmp).unlink(missing_ok=True)
+            raise OSError(err.errno, err.strerror, str(target)) from err
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -25,8 +25,9 @@ class StopOnNonFiniteLoss(Callback):
         value = "NaN" if torch.isnan(loss).any() else "infinite"
         batch = trainer.fit_loop.epoch_loop.batch_progress.current.processed
         raise ArtworksError(
-            f"The training loss became {value} at step {trainer.global_step + 1} (epoch {trainer.current_epoch}, "
-            f"batch {batch}), so training was stopped before that step changed the weights. {_last_good(trainer)} "
+            f"The training loss became {value} at step {trainer.global_step + 1} "
+            f"(epoch {trainer.current_epoch}, batch {batch}), so training was stopped before that step "
+            f"changed the weights. {_last_good(trainer)} "
             "A loss that blows up usually means the learning rate is too high for this model: lower "
             "model.optimizer.lr (e.g. by 10x) and resume, or check the data for broken images."
         )

@@ -19,7 +19,7 @@ from artworks.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from artworks.data.resumable_sampler import ResumableRandomSampler, train_order_state
 from artworks.data.sample import ensure_sample
 from artworks.data.split import SPLITS, load_or_create_split
-from artworks.distributed import eval_sampler
+from artworks.distributed import UnpaddedEvalSampler
 from artworks.errors import ArtworksError
 
 log = logging.getLogger(__name__)
@@ -209,9 +209,16 @@ class ArtworksDataModule(L.LightningDataModule):
         """Restored before the train loader is built, which then continues the interrupted epoch."""
         self._train_order = dict(state_dict)
 
-    # Under DDP, val/test are split across ranks without padding, so every image counts exactly once.
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["val"], shuffle=False, sampler=eval_sampler(self.datasets["val"]))
+        return self.eval_dataloader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["test"], shuffle=False, sampler=eval_sampler(self.datasets["test"]))
+        return self.eval_dataloader("test")
+
+    def eval_dataloader(self, split: str) -> DataLoader:
+        """Any split (``train`` too) as for testing: fixed order, every image once, no augmentation.
+
+        Under DDP the ranks share it without padding (``UnpaddedEvalSampler``): exact metrics.
+        """
+        dataset = self.datasets[split]
+        return self._loader(dataset, shuffle=False, sampler=UnpaddedEvalSampler(dataset))

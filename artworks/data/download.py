@@ -17,7 +17,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from artworks.data.artists import artist_key
+from artworks.data.artists import match_folders, read_artist_names
 from artworks.data.index import KAGGLE_HANDLE, resolve_root
 from artworks.errors import ArtworksError
 
@@ -42,9 +42,11 @@ def has_credentials() -> bool:
     return (folder / "access_token").is_file()
 
 
-def check_network(url: str = KAGGLE_URL, timeout: float = 5.0) -> None:
+def check_network(url: str | None = None, timeout: float = 5.0) -> None:
     """Fail fast, with what to do, when Kaggle cannot be reached."""
     import requests
+
+    url = url or KAGGLE_URL
 
     try:
         requests.head(url, timeout=timeout)
@@ -65,8 +67,11 @@ def fix_durer(root: Path) -> list[str]:
     images = root / "images" / "images"
     if not images.is_dir():
         return []
-    key = artist_key(DURER)
-    spellings = sorted(p for p in images.iterdir() if p.is_dir() and artist_key(p.name) == key)
+    csv_path = root / "artists.csv"
+    names = read_artist_names(csv_path) if csv_path.is_file() else [DURER.replace("_", " ")]
+    folders = sorted(p for p in images.iterdir() if p.is_dir())
+    matched = match_folders([p.name for p in folders], names)
+    spellings = [p for p in folders if matched[p.name] == DURER.replace("_", " ")]
     target = images / DURER
     merged = []
     for folder in spellings:

@@ -76,7 +76,7 @@ def decode(path: Path | str, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) ->
 def load_image(path: Path | str, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """``path`` as a ``size``×``size``×3 uint8 RGB array."""
     rgb = decode(path, size, max_pixels)
-    return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR))
+    return np.array(rgb.resize((size, size), Image.Resampling.BILINEAR))  # writable, for torch
 
 
 class ImageFileDataset(Dataset):

@@ -17,7 +17,7 @@ from torch.utils.data import Sampler
 
 
 class ResumableRandomSampler(Sampler[int]):
-    """Shuffles ``size`` indices per epoch; ``start_epoch``/``start_batch`` skip what a resumed run already saw."""
+    """Shuffles ``size`` indices per epoch; ``start_epoch``, ``start_batch``: where a resumed run goes on."""
 
     def __init__(
         self, size: int, seed: int, batch_size: int, start_epoch: int = 0, start_batch: int = 0
@@ -45,7 +45,7 @@ class ResumableRandomSampler(Sampler[int]):
         return iter(order)
 
     def __len__(self) -> int:
-        # The full epoch: Lightning counts the batches already done itself when it restores a mid-epoch checkpoint.
+        # the full epoch: Lightning counts the batches done before a mid-epoch checkpoint itself
         return self.size
 
 

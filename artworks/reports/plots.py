@@ -24,8 +24,8 @@ def plot_confusion_matrix(
     order = sorted(report_labels(targets, preds), key=lambda c: (-counts[c], c))
     matrix = confusion_matrix(targets, preds, labels=order, normalize="true")
     n = len(order)
-    side = max(5.0, 0.24 * n + 3.0)
-    fig = Figure(figsize=(side + 1.5, side), layout="constrained")
+    side = max(6.0, 0.24 * n + 3.5)
+    fig = Figure(figsize=(side + 1.5, side + 1.0), layout="constrained")
     ax = fig.subplots()
     ConfusionMatrixDisplay(matrix, display_labels=[f"{class_names[c]} ({counts[c]})" for c in order]).plot(
         ax=ax,

@@ -17,14 +17,15 @@ from artworks.web.server import ModelService, make_server
 def _hydra_entry(cfg: DictConfig) -> None:
     try:
         predictor = Predictor.from_checkpoint(cfg.ckpt_path, image_size=cfg.image_size, device=cfg.device)
-        server = make_server(ModelService(predictor, cfg.topk, cfg.max_upload_mb), cfg.host, cfg.port)
-    except (ArtworksError, OSError) as err:
-        message = (
-            err.render()
-            if isinstance(err, ArtworksError)
-            else f"cannot listen on {cfg.host}:{cfg.port}: {err}"
-        )
-        print(f"\nartworks: {message}\n", file=sys.stderr)
+        try:
+            server = make_server(ModelService(predictor, cfg.topk, cfg.max_upload_mb), cfg.host, cfg.port)
+        except OSError as err:
+            raise ArtworksError(
+                f"Cannot listen on {cfg.host}:{cfg.port} ({err.strerror or err}). "
+                "Pick another port, e.g. port=8001."
+            ) from err
+    except ArtworksError as err:
+        print(f"\nartworks: {err.render()}\n", file=sys.stderr)
         sys.exit(2)
     host, port = server.server_address[:2]
     print(f"Serving {cfg.ckpt_path} on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)

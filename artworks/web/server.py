@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from typing import Any
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from artworks import explain
 from artworks.predict import Predictor
@@ -96,15 +96,20 @@ def make_server(service: ModelService, host: str = "127.0.0.1", port: int = 8000
             length = int(self.headers.get("Content-Length") or 0)
             if not 0 < length <= service.max_upload_bytes:
                 limit = service.max_upload_bytes // 2**20
-                self._json(HTTPStatus.BAD_REQUEST, {"error": f"send one image file of at most {limit} MB"})
+                error = f"send one image file of at most {limit} MB as the request body (got {length} bytes)"
+                self._json(HTTPStatus.BAD_REQUEST, {"error": error})
                 return
             data = self.rfile.read(length)
             try:
                 answer = service.analyse(data)
-            except (OSError, ValueError, Image.DecompressionBombError) as err:
+            except UnidentifiedImageError:
                 self._json(
-                    HTTPStatus.BAD_REQUEST, {"error": f"not a readable image ({type(err).__name__}: {err})"}
+                    HTTPStatus.BAD_REQUEST, {"error": "not a readable image (no format PIL can decode)"}
                 )
+                return
+            except (OSError, ValueError, Image.DecompressionBombError) as err:
+                error = f"not a readable image ({type(err).__name__}: {err})"
+                self._json(HTTPStatus.BAD_REQUEST, {"error": error})
                 return
             self._json(HTTPStatus.OK, answer)
 

@@ -1,0 +1,122 @@
+"""DDP on 2 CPU processes (gloo), through the real command line: exact evaluation, multirun + DDP.
+
+Lightning starts rank 1 by re-running the command, so these run ``python -m artworks.train`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from artworks.data.sample import ensure_sample
+
+# 5 artists x 11 images -> a 5-image test split: odd, so the ranks get 3 and 2 images (2 and 1 batches of 2);
+# Lightning's default sampler would pad rank 1 with a repeat of image 0.
+DDP_SAMPLE = {"artists": 5, "images_per_artist": 11, "image_size": 40, "seed": 0, "imbalance": "none"}
+TEST_IMAGES = 5
+CLI_TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def ddp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_sample(tmp_path_factory.mktemp("ddp") / "data", **DDP_SAMPLE)
+
+
+def tiny_overrides(root: Path, log_dir: Path) -> list[str]:
+    sample = ", ".join(f"{k}: {v}" for k, v in DDP_SAMPLE.items())
+    return [
+        "data=sample",
+        f"data.root={root}",
+        f"data.sample={{{sample}}}",
+        "data.image_size=32",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "model=scratch_resnet50",
+        "model.net.arch=resnet18",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        f"paths.log_dir={log_dir}",
+    ]
+
+
+def run_train(*args: str, cwd: Path, timeout: int = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "artworks.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc
+
+
+def report_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "classification_report.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_two_process_test_equals_single_process(ddp_root: Path, tmp_path: Path) -> None:
+    common = [*tiny_overrides(ddp_root, tmp_path / "outputs"), "logger=none"]
+    single_dir, ddp_dir = tmp_path / "single", tmp_path / "ddp"
+    run_train(*common, "trainer=cpu", f"hydra.run.dir={single_dir}", cwd=tmp_path)
+    single = json.loads((single_dir / "metrics.json").read_text())
+
+    run_train(
+        *common,
+        "trainer=ddp_cpu",
+        "train=false",
+        f"ckpt_path={single['best_ckpt']}",
+        f"hydra.run.dir={ddp_dir}",
+        cwd=tmp_path,
+    )
+    ddp = json.loads((ddp_dir / "metrics.json").read_text())
+
+    assert single["world_size"] == 1 and ddp["world_size"] == 2
+    for key in ("test/macro_acc", "test/acc", "test/macro_f1", "test/top5_acc"):
+        assert ddp[key] == single[key], key
+    assert ddp["test/loss"] == pytest.approx(single["test/loss"], rel=1e-5)
+    # the report is built from every rank's predictions, each test image exactly once
+    rows = report_rows(ddp_dir)
+    assert rows == report_rows(single_dir)
+    supports = [
+        int(r["support"]) for r in rows if r["artist"] not in ("macro avg", "weighted avg", "accuracy")
+    ]
+    assert sum(supports) == TEST_IMAGES
+
+
+def test_multirun_with_ddp_gives_one_run_dir_and_one_wandb_run_per_job(
+    ddp_root: Path, tmp_path: Path
+) -> None:
+    sweep_dir = tmp_path / "sweep"
+    run_train(
+        "-m",
+        *tiny_overrides(ddp_root, tmp_path / "outputs"),
+        "trainer=ddp_cpu",
+        "logger=wandb",
+        "trainer.limit_val_batches=1",
+        "model.optimizer.lr=0.001,0.0003",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+    )
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert [p.name for p in jobs] == ["0_scratch_resnet50", "1_scratch_resnet50"]
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert metrics["world_size"] == 2 and 0 <= metrics["test/macro_acc"] <= 1
+        assert len(list((job / "wandb").glob("offline-run-*"))) == 1, job
+        assert (job / "train_ddp_process_1.log").is_file()  # rank 1 ran this job, in this directory
+    assert "model.optimizer.lr=0.001" in (jobs[0] / ".hydra" / "overrides.yaml").read_text()
+    assert "model.optimizer.lr=0.0003" in (jobs[1] / ".hydra" / "overrides.yaml").read_text()
+    # rank 1 must start neither a sweep of its own nor a run directory elsewhere
+    assert not (tmp_path / "outputs").exists()

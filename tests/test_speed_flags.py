@@ -1,0 +1,88 @@
+"""GPU speed options (channels_last, torch.compile, trainer=gpu_fast) keep checkpoints plain and loadable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import open_dict
+
+from artworks.checkpoint import load_checkpoint
+from artworks.config import config_dir
+from artworks.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from artworks.evaluate import evaluate
+from artworks.module import ArtistClassifier
+from artworks.train import train
+from tests.conftest import TINY_SAMPLE
+
+
+def classifier(**speed: object) -> ArtistClassifier:
+    return ArtistClassifier(
+        net={"arch": "resnet18"},
+        class_names=["a", "b", "c"],
+        optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3},
+        scheduler=None,
+        preprocess={"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "rotate90": True},
+        **speed,
+    )
+
+
+def test_channels_last_network_and_compile_keep_state_dict_keys() -> None:
+    plain = classifier()
+    fast = classifier(channels_last=True, compile=True, compile_options={"backend": "eager"})
+    assert fast.net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert list(fast.state_dict()) == list(plain.state_dict())  # no "_orig_mod." anywhere
+    assert not {"channels_last", "compile", "compile_options"} & set(fast.hparams)
+
+
+def test_checkpoint_trained_with_speed_flags_loads_in_evaluate(
+    make_cfg, sample_root: Path, tmp_path: Path
+) -> None:
+    trained = train(
+        make_cfg(
+            "model=scratch_resnet50",
+            "model.net.arch=resnet18",
+            "model.channels_last=true",
+            "model.compile=true",
+            "model.compile_options={backend: eager}",  # dynamo's graph capture without a C++ build
+            output_dir=tmp_path / "run",
+        )
+    )
+    state_dict = load_checkpoint(trained["best_ckpt"])["state_dict"]
+    assert "net.conv1.weight" in state_dict and not any("_orig_mod" in key for key in state_dict)
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            "evaluate",
+            overrides=[
+                "data=sample",
+                f"data.root={sample_root}",
+                "data.batch_size=4",
+                "data.num_workers=0",
+                "trainer=cpu",
+                "trainer.limit_test_batches=1",
+                "trainer.enable_progress_bar=false",
+                f"ckpt_path={trained['best_ckpt']}",
+            ],
+        )
+    GlobalHydra.instance().clear()
+    with open_dict(cfg):
+        cfg.data.sample = dict(TINY_SAMPLE)
+        cfg.paths.output_dir = str(tmp_path / "eval")
+    metrics = evaluate(cfg)
+    assert metrics["test/macro_acc"] == pytest.approx(trained["test/macro_acc"])
+
+
+def test_gpu_fast_preset_turns_on_the_safe_options() -> None:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=["trainer=gpu_fast", "model=finetune_resnet50"])
+    GlobalHydra.instance().clear()
+    assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.benchmark is True
+    assert cfg.trainer.accelerator == "gpu" and cfg.trainer._target_ == "lightning.pytorch.Trainer"
+    assert cfg.float32_matmul_precision == "high"
+    assert cfg.model.channels_last is True and cfg.model.compile is False
