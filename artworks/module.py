@@ -78,6 +78,7 @@ class ArtistClassifier(L.LightningModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_macro_acc_best = MaxMetric()
+        self.val_macro_acc_best.persistent(True)  # in checkpoints: a resumed run keeps its best so far
         # val/test loss as a torchmetrics mean: under DDP it is summed over every rank's samples exactly
         # (Lightning's own sync_dist mean rounds the image count to an integer)
         self.eval_loss = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})

@@ -111,8 +111,13 @@ def _find_run_dir(default: str, root: DictConfig) -> str:
                 "newest run of the same config."
             )
         return str(run_dir)
+    # a checkpoint inside an unfinished run of this same config continues that run; any other starts a new one
     run_dir = Path(str(ckpt)).expanduser().resolve().parent.parent  # <run dir>/checkpoints/<file>.ckpt
-    return str(run_dir) if (run_dir / RUN_STATE).is_file() else default
+    try:
+        same = json.loads((run_dir / RUN_STATE).read_text()).get("config_hash") == config_hash(root)
+    except (OSError, ValueError):
+        same = False
+    return str(run_dir) if same and not (run_dir / METRICS).is_file() else default
 
 
 def resume_sweep_dir(default: str, *, _root_: DictConfig) -> str:

@@ -18,7 +18,6 @@ def test_same_seed_same_metrics_and_a_provenance_record(make_cfg, tmp_path):
             "trainer.deterministic=true",
             "model=freeze13_resnet50",
             "trainer.max_epochs=2",
-            "data.cache=false",
             output_dir=tmp_path / name,
         )
         runs.append({k: v for k, v in train(cfg).items() if k not in TIMING_KEYS})

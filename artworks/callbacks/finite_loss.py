@@ -26,10 +26,11 @@ class StopOnNonFiniteLoss(Callback):
         batch = trainer.fit_loop.epoch_loop.batch_progress.current.processed
         raise ArtworksError(
             f"The training loss became {value} at step {trainer.global_step + 1} "
-            f"(epoch {trainer.current_epoch}, batch {batch}), so training was stopped before that step "
+            f"(epoch {trainer.current_epoch}, batch index {batch}), so training was stopped before that step "
             f"changed the weights. {_last_good(trainer)} "
             "A loss that blows up usually means the learning rate is too high for this model: lower "
-            "model.optimizer.lr (e.g. by 10x) and resume, or check the data for broken images."
+            "model.optimizer.lr (e.g. by 10x) and start from that checkpoint, or check the data for "
+            "broken images."
         )
 
 
@@ -44,4 +45,4 @@ def _last_good(trainer: L.Trainer) -> str:
     if not paths:
         return "No checkpoint had been written yet."
     newest = max(paths, key=lambda p: p.stat().st_mtime)
-    return f"The last good checkpoint is {newest} (resume from it with resume=auto or ckpt_path={newest})."
+    return f"The last good checkpoint is {newest} (start from it with ckpt_path={newest})."

@@ -183,8 +183,9 @@ class ArtworksDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             shuffle=shuffle,
             sampler=sampler,
-            # its own generator: starting an epoch leaves the global RNG (augmentation) untouched
-            generator=torch.Generator().manual_seed(sampler.seed) if sampler is not None else None,
+            # its own generator: iterating a loader (an epoch, the statistics pass of a first run) leaves the
+            # global RNG, i.e. init and augmentation, untouched
+            generator=torch.Generator().manual_seed(sampler.seed if sampler is not None else 0),
             drop_last=drop_last,
             collate_fn=keep_batch if isinstance(dataset, CachedImageDataset) else None,
             num_workers=self.num_workers,

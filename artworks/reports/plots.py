@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 from artworks.reports.classification import report_labels
@@ -50,9 +51,9 @@ def plot_per_class_accuracy(
     ax.barh(y, [r["recall"] for r in rows], color="tab:blue")
     ax.set_yticks(y, [f"{r['artist']} ({r['support']})" for r in rows])
     ax.invert_yaxis()
-    ax.axvline(macro_acc, color="tab:red", linestyle="--", label=f"macro accuracy {macro_acc:.3f}")
-    ax.set(xlim=(0.0, 1.0), xlabel="accuracy on the artist's images (recall)", title=title)
-    ax.legend(loc="lower right")
+    ax.axvline(macro_acc, color="tab:red", linestyle="--")
+    xlabel = f"accuracy on the artist's images (recall); dashed: macro accuracy {macro_acc:.3f}"
+    ax.set(xlim=(0.0, 1.0), xlabel=xlabel, title=title)
     fig.savefig(path, dpi=110)
 
 
@@ -70,6 +71,7 @@ def plot_curves(
         if std is not None:
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     if curves:
         ax.legend()
