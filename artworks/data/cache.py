@@ -15,6 +15,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +62,9 @@ _job: dict = {}
 
 
 def _init_worker(array_path: str, root: str, paths: list[str], image_size: int, max_pixels: int) -> None:
+    # A forked worker inherits the parent's Python signal handlers; under SLURM (submitit) SIGTERM is
+    # ignored there, and the pool, which ends its workers with SIGTERM, would wait for them forever.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _job.update(
         out=np.load(array_path, mmap_mode="r+"), root=Path(root), paths=paths, size=image_size, max=max_pixels
     )

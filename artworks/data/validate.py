@@ -12,6 +12,7 @@ import csv
 import hashlib
 import multiprocessing
 import os
+import signal
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -143,7 +144,9 @@ def check_files(
         jobs = [(root, rel, hash_size, max_pixels) for rel in todo]
         progress = {"total": len(todo), "desc": "checking images", "unit": "img", "disable": len(todo) < 500}
         if workers > 1 and len(todo) >= PARALLEL_FROM:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            # default SIGTERM in the workers: the pool ends them with it (see cache._init_worker)
+            init = (signal.SIGTERM, signal.SIG_DFL)
+            with multiprocessing.get_context("fork").Pool(workers, signal.signal, init) as pool:
                 checked = list(tqdm(pool.imap(_check_star, jobs, chunksize=16), **progress))
         else:
             checked = [check_file(*job) for job in tqdm(jobs, **progress)]
