@@ -1,7 +1,8 @@
 """Train one experiment, then test its best checkpoint.
 
-    python -m artworks.train model=cbam_resnet50 [key=value ...]
-    python -m artworks.train -m model=scratch_resnet50,finetune_resnet50,freeze14_resnet50,freeze13_resnet50,cbam_resnet50
+python -m artworks.train model=cbam_resnet50 [key=value ...]
+python -m artworks.train -m model=scratch_resnet50,finetune_resnet50,freeze14_resnet50,freeze13_resnet50,\
+cbam_resnet50     (all five as one multirun; `make sweep`)
 """
 
 from __future__ import annotations
@@ -75,7 +76,12 @@ def build_module(cfg: DictConfig, datamodule: Any) -> ArtistClassifier:
         class_names=datamodule.classes,
         optimizer=OmegaConf.to_container(cfg.model.optimizer, resolve=True),
         scheduler=OmegaConf.to_container(cfg.model.scheduler, resolve=True) if cfg.model.scheduler else None,
-        preprocess={"mean": mean, "std": std, "rotate90": datamodule.rotate90, "image_size": datamodule.image_size},
+        preprocess={
+            "mean": mean,
+            "std": std,
+            "rotate90": datamodule.rotate90,
+            "image_size": datamodule.image_size,
+        },
         experiment=cfg.model.experiment,
         channels_last=cfg.model.get("channels_last", False),
         compile=cfg.model.get("compile", False),
@@ -113,7 +119,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_compatible(load_checkpoint(start_ckpt), start_ckpt, module.hparams.net, datamodule.classes)
 
     loggers = _instantiate_all(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")), logger=loggers or False)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")), logger=loggers or False
+    )
     run_config = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])  # composed in tests: has hydra
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(run_config, resolve=True))
@@ -175,6 +183,7 @@ def _hydra_entry(cfg: DictConfig) -> float | None:
 def main() -> None:
     """Run Hydra; foreseeable failures print one paragraph (exit 2); a sweep with failed jobs exits 1."""
     show_traceback = "HYDRA_FULL_ERROR" in os.environ or "traceback=true" in [a.lower() for a in sys.argv[1:]]
+    previous = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing, so errors reach us
     try:
         _hydra_entry()
@@ -184,6 +193,11 @@ def main() -> None:
             raise
         print(f"\nartworks: {message}\n", file=sys.stderr)
         sys.exit(2)
+    finally:  # main() also runs in-process (tests, notebooks): leave the environment as it was
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
     if sweep_failures.failed_sweeps:
         sys.exit(1)
 

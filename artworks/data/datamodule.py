@@ -112,7 +112,11 @@ class ArtworksDataModule(L.LightningDataModule):
         )
         if self.cache:
             self.cache_path = build_cache(
-                index.root, index.paths, self.image_size, self.cache_dir, self.build_workers,
+                index.root,
+                index.paths,
+                self.image_size,
+                self.cache_dir,
+                self.build_workers,
                 self.max_image_pixels,
             )
         for split in SPLITS:

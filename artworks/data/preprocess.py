@@ -30,7 +30,11 @@ class BatchPreprocess(nn.Module):
     """Turn a uint8 NCHW batch into the normalised float batch the network expects."""
 
     def __init__(
-        self, mean: Sequence[float], std: Sequence[float], rotate90: bool = True, image_size: int | None = None
+        self,
+        mean: Sequence[float],
+        std: Sequence[float],
+        rotate90: bool = True,
+        image_size: int | None = None,
     ) -> None:
         """``image_size``: the square size the network was trained at, kept so inference can resize to it."""
         super().__init__()
