@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,27 +10,6 @@ from omegaconf import DictConfig
 
 from artworks.compare import compare
 from artworks.errors import ArtworksError
-
-COLUMNS = ("experiment", "test/macro_acc", "test/acc", "val/macro_acc_best")
-
-
-def collect_metrics(sweep_dir: Path | str) -> list[dict[str, Any]]:
-    """Every ``metrics.json`` under ``sweep_dir``, sorted by job directory."""
-    rows = []
-    for path in sorted(Path(sweep_dir).glob("*/metrics.json")):
-        row = json.loads(path.read_text())
-        row["run_dir"] = str(path.parent)
-        rows.append(row)
-    return rows
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table of ``COLUMNS``."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in rows:
-        cells = [f"{row[c]:.4f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 class SweepSummary(Callback):

@@ -6,8 +6,9 @@ Nothing here touches the network: W&B runs offline and TORCH_HOME points at an e
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -63,31 +64,55 @@ def resnet50_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def compose_train(
+    sample_root: Path, weights: Path, log_dir: Path, output_dir: Path, overrides: Sequence[str] = ()
+) -> DictConfig:
+    """``train.yaml`` with the tiny settings plus ``overrides``, set up as Hydra sets up a real job."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                *TINY_OVERRIDES,
+                f"data.root={sample_root}",
+                f"paths.log_dir={log_dir}",
+                f"model.net.weights_path={weights}",
+                *overrides,
+            ],
+            return_hydra_config=True,
+        )
+    with open_dict(cfg):
+        cfg.data.sample = dict(TINY_SAMPLE)
+        cfg.paths.output_dir = str(output_dir)
+    with read_write(cfg.hydra), open_dict(cfg.hydra):
+        cfg.hydra.runtime.output_dir = cfg.paths.output_dir
+    HydraConfig().set_config(cfg)
+    return cfg
+
+
+def multirun_command(sample_root: Path, weights: Path, sweep_dir: Path, *overrides: str) -> list[str]:
+    """``python -m artworks.train -m`` with the tiny settings, except those that ``overrides`` set."""
+    sample = ",".join(f"{k}:{v}" for k, v in TINY_SAMPLE.items())
+    keys = {o.split("=", 1)[0] for o in overrides}
+    return [
+        sys.executable, "-m", "artworks.train", "-m",
+        *(o for o in TINY_OVERRIDES if o.split("=", 1)[0] not in keys),
+        f"data.root={sample_root}",
+        f"data.sample={{{sample}}}",
+        f"model.net.weights_path={weights}",
+        f"hydra.sweep.dir={sweep_dir}",
+        *overrides,
+    ]  # fmt: skip
+
+
 @pytest.fixture
 def make_cfg(sample_root: Path, resnet50_weights: Path, tmp_path: Path) -> Callable[..., DictConfig]:
     """Compose ``train.yaml`` with tiny settings plus ``overrides``, as ``python -m artworks.train`` would."""
 
     def _make(*overrides: str, output_dir: Path | None = None) -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = compose(
-                config_name="train",
-                overrides=[
-                    *TINY_OVERRIDES,
-                    f"data.root={sample_root}",
-                    f"paths.log_dir={tmp_path / 'outputs'}",
-                    f"model.net.weights_path={resnet50_weights}",
-                    *overrides,
-                ],
-                return_hydra_config=True,
-            )
-        with open_dict(cfg):
-            cfg.data.sample = dict(TINY_SAMPLE)
-            cfg.paths.output_dir = str(output_dir or tmp_path / "run")
-        with read_write(cfg.hydra), open_dict(cfg.hydra):
-            cfg.hydra.runtime.output_dir = cfg.paths.output_dir  # as Hydra sets it for a real job
-        HydraConfig().set_config(cfg)
-        return cfg
+        return compose_train(
+            sample_root, resnet50_weights, tmp_path / "outputs", output_dir or tmp_path / "run", overrides
+        )
 
     yield _make
     GlobalHydra.instance().clear()
@@ -108,26 +133,9 @@ def trained_checkpoint(
     def _get(model: str) -> Path:
         if model not in trained:
             run_dir = tmp_path_factory.mktemp(f"trained-{model}")
-            GlobalHydra.instance().clear()
-            with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-                cfg = compose(
-                    config_name="train",
-                    overrides=[
-                        *TINY_OVERRIDES,
-                        f"data.root={sample_root}",
-                        f"paths.log_dir={run_dir / 'outputs'}",
-                        f"model.net.weights_path={resnet50_weights}",
-                        f"model={model}",
-                        "test=false",
-                    ],
-                    return_hydra_config=True,
-                )
-            with open_dict(cfg):
-                cfg.data.sample = dict(TINY_SAMPLE)
-                cfg.paths.output_dir = str(run_dir)
-            with read_write(cfg.hydra), open_dict(cfg.hydra):
-                cfg.hydra.runtime.output_dir = cfg.paths.output_dir
-            HydraConfig().set_config(cfg)
+            cfg = compose_train(
+                sample_root, resnet50_weights, run_dir / "outputs", run_dir, [f"model={model}", "test=false"]
+            )
             train(cfg)
             GlobalHydra.instance().clear()
             trained[model] = run_dir / "checkpoints" / "last.ckpt"

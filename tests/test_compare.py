@@ -14,7 +14,7 @@ from PIL import Image
 
 from artworks.compare import compare, find_runs, summarize
 from artworks.errors import ArtworksError
-from tests.conftest import TINY_OVERRIDES, TINY_SAMPLE
+from tests.conftest import multirun_command
 
 
 def _fake_run(run_dir: Path, experiment: str, seed: int, macro_acc: float, curve: list[float], lr: str):
@@ -75,23 +75,15 @@ def _table_rows(markdown: str) -> list[list[str]]:
 
 def test_compare_on_a_real_multirun_of_two_models_and_two_seeds(sample_root, resnet50_weights, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    overrides = [o for o in TINY_OVERRIDES if not o.startswith(("trainer.limit_train_batches", "logger="))]
-    sample = ",".join(f"{k}:{v}" for k, v in TINY_SAMPLE.items())
-    cmd = [
-        sys.executable,
-        "-m",
-        "artworks.train",
-        "-m",
+    cmd = multirun_command(
+        sample_root,
+        resnet50_weights,
+        sweep_dir,
         "model=scratch_resnet50,freeze14_resnet50",
         "seed=1,2",
-        *overrides,
         "trainer.limit_train_batches=1",
         "logger=csv",
-        f"data.root={sample_root}",
-        f"data.sample={{{sample}}}",
-        f"model.net.weights_path={resnet50_weights}",
-        f"hydra.sweep.dir={sweep_dir}",
-    ]
+    )
     result = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import sys
 
 import pytest
 import torch
 
 from artworks.models import build_model
 from artworks.models.summary import count_flops, main
-from tests.conftest import TINY_OVERRIDES, TINY_SAMPLE
+from tests.conftest import multirun_command
 
 
 def test_resnet50_costs_4_09_gmacs_at_224() -> None:
@@ -56,18 +55,16 @@ def test_ablation_experiment_is_the_2x2x2_grid(make_cfg) -> None:
 
 
 @pytest.mark.slow
-def test_ablation_multirun_runs_a_chosen_subset(sample_root, tmp_path) -> None:
+def test_ablation_multirun_runs_a_chosen_subset(sample_root, resnet50_weights, tmp_path) -> None:
     sweep_dir = tmp_path / "sweep"
-    sample = ",".join(f"{k}:{v}" for k, v in TINY_SAMPLE.items())
-    cmd = [
-        *(sys.executable, "-m", "artworks.train", "-m", "experiment=ablation"),
+    cmd = multirun_command(
+        sample_root,
+        resnet50_weights,
+        sweep_dir,
+        "experiment=ablation",
         "model.net.activation=gelu",  # the command line narrows the grid: only depthwise varies
         "model.net.attention=cbam",
-        *TINY_OVERRIDES,
-        f"data.root={sample_root}",
-        f"data.sample={{{sample}}}",
-        f"hydra.sweep.dir={sweep_dir}",
-    ]
+    )
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = sorted(json.loads(p.read_text())["experiment"] for p in sweep_dir.glob("*/metrics.json"))

@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
-from tests.conftest import MODELS, TINY_OVERRIDES, TINY_SAMPLE
+from tests.conftest import MODELS, multirun_command
 
 
 def test_multirun_of_the_five_experiments(sample_root, resnet50_weights, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    overrides = [o for o in TINY_OVERRIDES if not o.startswith("logger=")]
-    sample = ",".join(f"{k}:{v}" for k, v in TINY_SAMPLE.items())
-    cmd = [
-        sys.executable,
-        "-m",
-        "artworks.train",
-        "-m",
-        f"model={','.join(MODELS)}",
-        *overrides,
-        "logger=wandb",
-        f"data.root={sample_root}",
-        f"data.sample={{{sample}}}",
-        f"model.net.weights_path={resnet50_weights}",
-        f"hydra.sweep.dir={sweep_dir}",
-    ]
+    cmd = multirun_command(
+        sample_root, resnet50_weights, sweep_dir, f"model={','.join(MODELS)}", "logger=wandb"
+    )
     env = {**os.environ, "WANDB_MODE": "offline"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
