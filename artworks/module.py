@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import lightning as L
@@ -15,6 +16,9 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from artworks.data.preprocess import BatchPreprocess
 from artworks.distributed import gather_eval_outputs
 from artworks.models import build_model, stage_param_groups
+
+# Preprocessing lives in the module on purpose (checkpoints carry it); Lightning warns about it every run.
+warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer` in `LightningModule`.*")
 
 
 class ArtistClassifier(L.LightningModule):
