@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from hydra import compose, initialize_config_dir
@@ -94,3 +95,28 @@ def _compose(config_name: str, overrides: list[str]) -> DictConfig | None:
     except Exception as err:  # the check is a courtesy; never block a run that composed fine
         log.debug("Override type check skipped: %s", err)
         return None
+
+
+def check_sweep_choices(args: Sequence[str]) -> None:
+    """Every option a sweep names for a config group exists, checked before its first job starts.
+
+    Hydra composes each job only when it is its turn, so ``model=scratch_resnet50,typo`` would run the first
+    job and then stop the whole sweep at the second.
+    """
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in args if "=" in a and a[0] != "-"])
+    except Exception:  # noqa: BLE001 - a malformed override gets Hydra's own message later
+        return
+    for override in overrides:
+        group = override.key_or_group
+        folder = config_dir() / group
+        if group.startswith("hydra") or not folder.is_dir() or not override.is_sweep_override():
+            continue
+        options = sorted(p.stem for p in folder.glob("*.yaml"))
+        unknown = [v for v in override.sweep_string_iterator() if v not in options and v != "null"]
+        if unknown:
+            raise ArtworksError(
+                f"{group}={','.join(unknown)} is not an option of the config group '{group}', so no job of "
+                f"the sweep was started. The options are: {', '.join(options)}. Fix the name and run the "
+                f"command again."
+            )

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from artworks import resume, sweep_failures
 from artworks.checkpoint import check_compatible, load_checkpoint
-from artworks.checks import check_image_size, check_override_types
+from artworks.checks import check_image_size, check_override_types, check_sweep_choices
 from artworks.config import config_dir, model_tags
 from artworks.data.report import write_data_report
 from artworks.distributed import distributed_job
@@ -186,6 +186,8 @@ def main() -> None:
     previous = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing, so errors reach us
     try:
+        if {"-m", "--multirun"} & set(sys.argv[1:]):
+            check_sweep_choices(sys.argv[1:])
         _hydra_entry()
     except Exception as err:
         message = None if show_traceback else user_message(err)

@@ -57,6 +57,18 @@ def test_unknown_model_lists_the_valid_ones(monkeypatch, capsys, tmp_path):
     assert_one_paragraph(err, "model/resnet9000", "cbam_resnet50", "freeze14_resnet50")
 
 
+def test_a_sweep_naming_an_unknown_option_starts_no_job(monkeypatch, capsys, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    code, err = run_main(
+        monkeypatch, capsys, "-m", "model=scratch_resnet50,resnet9000", f"hydra.sweep.dir={sweep_dir}"
+    )
+    assert code == 2
+    assert_one_paragraph(
+        err, "model=resnet9000 is not an option", "no job of the sweep was started", "cbam_resnet50"
+    )
+    assert not sweep_dir.exists()
+
+
 def test_value_of_the_wrong_type(monkeypatch, capsys, sample_root, tmp_path):
     code, err = run_main(
         monkeypatch,
