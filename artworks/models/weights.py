@@ -24,10 +24,6 @@ from artworks.errors import ArtworksError
 log = logging.getLogger(__name__)
 
 
-def weights_file_name(arch: str, weights: str) -> str:
-    return Path(get_model_weights(arch)[weights].url).name
-
-
 def checkpoint_dir() -> Path:
     """Where torchvision looks for (and caches) downloaded weights."""
     return Path(torch.hub.get_dir()) / "checkpoints"
