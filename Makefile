@@ -43,7 +43,7 @@ ablation: $(STAMP)
 
 # The model table: parameters, GFLOPs and train img/s of the five experiments (ARGS: model=..., data.image_size=...).
 models: $(STAMP)
-	$(PY) -m artworks.models.summary $(ARGS)
+	$(PY) -m artworks.bench models $(ARGS)
 
 # Loader throughput on JPEGs of the real size mix: plain torchvision vs the project, uncached and cached.
 bench-data: $(STAMP)

@@ -2,8 +2,8 @@
 
     python -m artworks.evaluate ckpt_path=outputs/runs/<run>/checkpoints/epoch_007.ckpt [split=test|val|train]
 
-The checkpoint is read weights-only (``artworks.checkpoint``) and brings its network, class names, image size
-and normalisation; the data settings (``data=...``) rebuild the split, as in training.
+The checkpoint is read weights-only (``artworks.training.checkpoint``) and brings its network, class names,
+image size and normalisation; the data settings (``data=...``) rebuild the split, as in training.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from artworks.checkpoint import check_compatible, load_checkpoint, load_classifier
 from artworks.config import config_dir
 from artworks.data.split import SPLITS
 from artworks.errors import ArtworksError
-from artworks.reports.test_report import write_test_report
+from artworks.reports.run_report import write_test_report
+from artworks.training.checkpoint import check_compatible, load_checkpoint, load_classifier
 
 log = logging.getLogger(__name__)
 

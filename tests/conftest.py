@@ -126,7 +126,7 @@ def trained_checkpoint(
 
     For tests that only need *a* trained checkpoint (prediction, export); read-only, do not modify it.
     """
-    from artworks.train import train
+    from artworks.training.task import train
 
     trained: dict[str, Path] = {}
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from artworks.compare import compare, find_runs, summarize
 from artworks.errors import ArtworksError
+from artworks.reports.compare import compare, find_runs, summarize
 from tests.conftest import multirun_command
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from artworks.data import download
 from artworks.data.index import scan_images
 from artworks.data.report import write_data_report
-from artworks.train import train
+from artworks.training.task import train
 
 DURER = ["Albrecht_Du╠êrer", "Albrecht_DuΓòá├¬rer"]
 SECRET = "s3cr3t-kaggle-key-0123456789"

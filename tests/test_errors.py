@@ -13,11 +13,11 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 
 from artworks import train as train_module
-from artworks.callbacks import AtomicCheckpointIO
-from artworks.checkpoint import check_compatible, load_checkpoint
 from artworks.errors import ArtworksError, user_message
-from artworks.module import ArtistClassifier
-from artworks.train import train
+from artworks.training.task import train
+from artworks.training.callbacks import AtomicCheckpointIO
+from artworks.training.checkpoint import check_compatible, load_checkpoint
+from artworks.training.module import ArtistClassifier
 
 
 def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from artworks.config import config_dir
 from artworks.data.sample import ensure_sample
 from artworks.errors import ArtworksError
 from artworks.evaluate import evaluate
-from artworks.train import train
+from artworks.training.task import train
 from tests.conftest import TINY_SAMPLE
 
 EVAL_OVERRIDES = [

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from artworks.explain import gradcam, spatial_attention
+from artworks.inference.explain import gradcam, spatial_attention
+from artworks.inference.predictor import Predictor, predict_files
 from artworks.models import build_model
-from artworks.predict import Predictor, predict_files
 
 SIZE = 64  # layer4 of a ResNet is 2x2 here, so the maps have some spatial extent
 

@@ -13,8 +13,8 @@ from hydra.core.global_hydra import GlobalHydra
 from artworks.config import config_dir
 from artworks.data.images import load_image
 from artworks.errors import ArtworksError
-from artworks.export import decode_metadata, export, read_torchscript
-from artworks.predict import Predictor
+from artworks.inference.export import decode_metadata, export, read_torchscript
+from artworks.inference.predictor import Predictor
 
 IMAGE_SIZE = 32  # the tiny training runs' data.image_size (tests/conftest.py)
 ort = pytest.importorskip(

@@ -270,7 +270,7 @@ def test_stage_lr_multipliers_make_one_group_per_named_stage() -> None:
 def test_the_lightning_module_uses_stage_lr_multipliers(make_cfg) -> None:
     from hydra.utils import instantiate
 
-    from artworks.train import build_module
+    from artworks.training.task import build_module
 
     cfg = make_cfg("model=freeze13_resnet50", "model.stage_lr_mult={layer4: 0.5, fc: 10.0}")
     datamodule = instantiate(cfg.data)

@@ -1,4 +1,4 @@
-"""The model table (``python -m artworks.models.summary``) and the ready ablation sweep."""
+"""The model table (``python -m artworks.bench.models``) and the ready ablation sweep."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import subprocess
 import pytest
 import torch
 
+from artworks.bench.models import count_flops, main
 from artworks.models import build_model
-from artworks.models.summary import count_flops, main
 from tests.conftest import multirun_command
 
 

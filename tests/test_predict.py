@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from artworks.checkpoint import load_classifier
 from artworks.data.images import load_image
 from artworks.errors import ArtworksError
-from artworks.module import ArtistClassifier
-from artworks.predict import Predictor, find_images, predict_files
+from artworks.inference.predictor import Predictor, find_images, predict_files
+from artworks.training.checkpoint import load_classifier
+from artworks.training.module import ArtistClassifier
 
 
 @pytest.fixture(scope="module")

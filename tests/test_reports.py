@@ -16,10 +16,10 @@ from sklearn.metrics import balanced_accuracy_score, classification_report, reca
 from torchmetrics.classification import MulticlassAccuracy
 from wandb.proto import wandb_internal_pb2
 
-from artworks.checkpoint import load_classifier
 from artworks.reports.classification import classification_rows
-from artworks.reports.history import read_history
-from artworks.train import train
+from artworks.training.task import train
+from artworks.training.callbacks.history import read_history
+from artworks.training.checkpoint import load_classifier
 
 NAMES = ["a", "b", "c", "d", "e"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from artworks.provenance import git_state
-from artworks.train import train
+from artworks.runtime.provenance import git_state
+from artworks.training.task import train
 
 TIMING_KEYS = ("wall_time_s", "train_img_per_s", "best_ckpt")
 

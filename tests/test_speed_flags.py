@@ -10,12 +10,12 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
-from artworks.checkpoint import load_checkpoint
 from artworks.config import config_dir
-from artworks.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from artworks.data.images import IMAGENET_MEAN, IMAGENET_STD
 from artworks.evaluate import evaluate
-from artworks.module import ArtistClassifier
-from artworks.train import train
+from artworks.training.task import train
+from artworks.training.checkpoint import load_checkpoint
+from artworks.training.module import ArtistClassifier
 from tests.conftest import TINY_SAMPLE
 
 

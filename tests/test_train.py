@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 
 from artworks.errors import ArtworksError
 from artworks.models import build_model
-from artworks.train import build_module, train
+from artworks.training.task import build_module, train
 from tests.conftest import MODELS
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from artworks.predict import Predictor
-from artworks.web.server import ModelService, make_server
+from artworks.inference.predictor import Predictor
+from artworks.inference.web.server import ModelService, make_server
 
 try:
     from selenium import webdriver

@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = {"data": "artworks.bench.data", "train": "artworks.bench.train"}
+BENCHMARKS = {
+    "data": "artworks.bench.data",
+    "train": "artworks.bench.train",
+    "models": "artworks.bench.models",
+}
 
 
 def main() -> None:

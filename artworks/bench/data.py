@@ -105,7 +105,7 @@ def throughput(
 def plain_loader(root: Path, image_size: int, batch_size: int, workers: int) -> DataLoader:
     from torchvision import datasets, transforms
 
-    from artworks.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
+    from artworks.data.images import IMAGENET_MEAN, IMAGENET_STD
 
     transform = transforms.Compose(
         [

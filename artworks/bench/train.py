@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from artworks.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
-from artworks.module import ArtistClassifier
+from artworks.data.images import IMAGENET_MEAN, IMAGENET_STD
+from artworks.training.module import ArtistClassifier
 
 NUM_CLASSES = 50
 # The five experiments of the study (conf/model/*.yaml), as build_model arguments.

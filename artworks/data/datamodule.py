@@ -13,13 +13,11 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from artworks.data.cache import CachedImageDataset, build_cache, keep_batch
-from artworks.data.images import DEFAULT_MAX_PIXELS, ImageFileDataset
+from artworks.data.images import DEFAULT_MAX_PIXELS, IMAGENET_MEAN, IMAGENET_STD, ImageFileDataset
 from artworks.data.index import ImageIndex, scan_images
-from artworks.data.preprocess import IMAGENET_MEAN, IMAGENET_STD
-from artworks.data.resumable_sampler import ResumableRandomSampler, train_order_state
 from artworks.data.sample import ensure_sample
+from artworks.data.samplers import ResumableRandomSampler, UnpaddedEvalSampler, train_order_state
 from artworks.data.split import SPLITS, load_or_create_split
-from artworks.distributed import UnpaddedEvalSampler
 from artworks.errors import ArtworksError
 
 log = logging.getLogger(__name__)
@@ -198,7 +196,8 @@ class ArtworksDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        # the order depends on (seed, epoch) only and can start mid-epoch: an exact resume (artworks.resume)
+        # the order depends on (seed, epoch) only and can start mid-epoch:
+        # an exact resume (artworks.training.resume)
         sampler = ResumableRandomSampler(
             len(self.datasets["train"]), torch.initial_seed(), self.batch_size, **self._train_order
         )

@@ -4,8 +4,8 @@ Real files come as greyscale, palette, RGBA, CMYK and 16-bit images, and a few a
 ``open_image`` lifts PIL's decompression-bomb limit to ``max_pixels`` (refusing anything above it with
 :class:`ImageTooLarge`), JPEG draft mode lets libjpeg decode big files at 1/2, 1/4 or 1/8 scale, and
 ``to_rgb`` turns every mode into 8-bit RGB. Batches stay uint8 until they reach the training device, where
-``artworks.data.preprocess`` converts, augments and normalises them: on the CPU, float conversion costs more
-than the decode itself.
+``artworks.training.preprocess`` converts, augments and normalises them: on the CPU, float conversion
+costs more than the decode itself.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
+
+# ImageNet's per-channel statistics (RGB, [0, 1] units): the normalisation pretrained weights expect.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Above this many pixels a file is refused (listed as skipped), not decoded: 16x the largest real image.
 DEFAULT_MAX_PIXELS = 200_000_000

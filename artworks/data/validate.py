@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from artworks.data.images import DEFAULT_MAX_PIXELS, ImageTooLarge, open_image, to_rgb
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 STRAY_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 PARALLEL_FROM = 64  # fewer files than this are checked in-process
 CHECKS_VERSION = 1

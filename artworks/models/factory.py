@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from artworks.models.freeze import freeze_stages, parameter_counts
 from artworks.models.modifications import apply_modifications
 from artworks.models.registry import get_backbone
+from artworks.models.stages import freeze_stages, parameter_counts
 from artworks.models.weights import load_matching, read_state_dict
 
 log = logging.getLogger(__name__)

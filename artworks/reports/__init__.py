@@ -1,5 +1,5 @@
-"""The evidence a run leaves behind: test report, figures, per-epoch history, throughput, W&B summary.
+"""The evidence a tested model leaves behind: run report, classification tables, figures, comparison of runs.
 
-``test_report.write_test_report`` writes the report of a tested module; the callbacks ``history.EpochHistory``
-and ``throughput.TrainThroughput`` record what ``artworks.compare`` needs to compare runs later.
+``run_report.write_test_report`` writes the report of a tested module; ``compare.compare`` puts finished runs
+side by side from their files alone (``metrics.json``, ``history.csv``).
 """

@@ -11,9 +11,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 def random_rot90(x: torch.Tensor) -> torch.Tensor:
     """Rotate each square image of an NCHW batch by 0, 90, 180 or 270 degrees, chosen uniformly."""

@@ -1,4 +1,9 @@
-"""``python -m artworks.web ckpt_path=... [port=8000]``: serve the try-it page until Ctrl-C."""
+"""A local web page to try a trained model: drop an image, see the top-5 artists and the Grad-CAM.
+
+    python -m artworks.serve ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt [port=8000]
+
+Serves until Ctrl-C; the page and its server: ``artworks.inference.web``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from omegaconf import DictConfig
 
 from artworks.config import config_dir
 from artworks.errors import ArtworksError
-from artworks.predict import Predictor
-from artworks.web.server import ModelService, make_server
+from artworks.inference.predictor import Predictor
+from artworks.inference.web.server import ModelService, make_server
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="serve")
@@ -37,5 +42,9 @@ def _hydra_entry(cfg: DictConfig) -> None:
         server.server_close()
 
 
-if __name__ == "__main__":
+def main() -> None:
     _hydra_entry()
+
+
+if __name__ == "__main__":
+    main()

@@ -98,7 +98,7 @@ def check_compatible(
 
 def load_classifier(path: Path | str, map_location: Any = "cpu") -> Any:
     """An ``ArtistClassifier`` rebuilt from a checkpoint alone, in eval mode (evaluation, prediction)."""
-    from artworks.module import ArtistClassifier
+    from artworks.training.module import ArtistClassifier
 
     checkpoint = load_checkpoint(path, map_location=map_location)
     model = ArtistClassifier(**checkpoint["hyper_parameters"], load_weights=False)

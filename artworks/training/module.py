@@ -13,9 +13,9 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from artworks.data.preprocess import BatchPreprocess
-from artworks.distributed import gather_eval_outputs
+from artworks.data.samplers import gather_eval_outputs
 from artworks.models import build_model, stage_param_groups
+from artworks.training.preprocess import BatchPreprocess
 
 # Preprocessing lives in the module on purpose (checkpoints carry it); Lightning warns about it every run.
 warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer` in `LightningModule`.*")

@@ -18,8 +18,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from artworks import resume
 from artworks.errors import describe_error
+from artworks.training import resume
 
 log = logging.getLogger(__name__)
 

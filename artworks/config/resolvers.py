@@ -1,26 +1,11 @@
-"""Where the Hydra configs live, and the resolvers they use.
-
-The configs sit at the repository's top level (``conf/``) and are shipped inside the wheel as
-``artworks/conf``, so both an editable and a regular ``pip install`` find them.
-"""
+"""The resolvers the configs use (``${wandb_mode:}``, ``${model_tags:...}``, the resume folders)."""
 
 from __future__ import annotations
 
 import netrc
 import os
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def config_dir() -> Path:
-    """The folder holding ``train.yaml``: inside the installed package, else the repository's ``conf/``."""
-    for candidate in (PACKAGE_DIR / "conf", PACKAGE_DIR.parent / "conf"):
-        if (candidate / "train.yaml").is_file():
-            return candidate
-    raise FileNotFoundError(f"artworks configs not found next to {PACKAGE_DIR}; reinstall the package.")
 
 
 def wandb_mode() -> str:
@@ -58,7 +43,7 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("wandb_mode", wandb_mode)
     if not OmegaConf.has_resolver("model_tags"):
         OmegaConf.register_new_resolver("model_tags", model_tags)
-    from artworks.resume import register_resolvers as register_resume_resolvers  # noqa: PLC0415 (import cycle)
+    from artworks.training.resume import register_resolvers as register_resume_resolvers  # noqa: PLC0415 (import cycle)
 
     register_resume_resolvers()
 

@@ -1,8 +1,8 @@
 """The model table: what each experiment's network costs, before choosing one.
 
-    python -m artworks.models.summary                                   # the five experiments at 224 px
-    python -m artworks.models.summary model=cbam_resnet50,scratch_resnet50 data.image_size=128
-    python -m artworks.models.summary --classes 1000 --batch 4 model.net.arch=resnet18
+    python -m artworks.bench.models                                   # the five experiments at 224 px
+    python -m artworks.bench.models model=cbam_resnet50,scratch_resnet50 data.image_size=128
+    python -m artworks.bench.models --classes 1000 --batch 4 model.net.arch=resnet18
 
 Positional arguments are Hydra overrides of ``train.yaml`` (``model=a,b`` picks the model configs).
 For each model: total and trainable parameters, forward GFLOPs for one image at ``data.image_size``
@@ -28,7 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from artworks.config import config_dir
 from artworks.models.factory import build_model
-from artworks.models.freeze import parameter_counts
+from artworks.models.stages import parameter_counts
 
 EXPERIMENTS = (
     "scratch_resnet50",
@@ -153,7 +153,7 @@ def format_table(rows: Sequence[ModelRow]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m artworks.models.summary", description=__doc__.split("\n")[0]
+        prog="python -m artworks.bench models", description=__doc__.split("\n")[0]
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of train.yaml; model=a,b picks models")
     parser.add_argument(

@@ -11,7 +11,7 @@ How it fits together:
   inside a run's ``checkpoints/`` continues that run.
 * :func:`prepare` then picks the checkpoint (``last.ckpt``) and the W&B id; a run that already wrote
   ``metrics.json`` is not trained again. Lightning restores weights, optimizer, scheduler, epoch and
-  ModelCheckpoint state; ``artworks.callbacks.RNGState`` the RNGs; the datamodule the data order.
+  ModelCheckpoint state; ``artworks.training.callbacks.RNGState`` the RNGs; the datamodule the data order.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from artworks import explain
-from artworks.predict import Predictor
+from artworks.inference import explain
+from artworks.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class ModelService:
 
 
 def _page() -> bytes:
-    return files("artworks.web").joinpath("index.html").read_bytes()
+    return files("artworks.inference.web").joinpath("index.html").read_bytes()
 
 
 def make_server(service: ModelService, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:

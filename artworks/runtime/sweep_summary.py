@@ -8,8 +8,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from artworks.compare import compare
 from artworks.errors import ArtworksError
+from artworks.reports.compare import compare
 
 
 class SweepSummary(Callback):

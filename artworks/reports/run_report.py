@@ -10,10 +10,11 @@ import lightning as L
 from lightning.pytorch.loggers import Logger
 
 from artworks.models import parameter_counts
-from artworks.module import ArtistClassifier
-from artworks.reports import classification, plots, wandb_run
-from artworks.reports.history import EpochHistory
-from artworks.reports.throughput import TrainThroughput
+from artworks.reports import classification, plots
+from artworks.runtime import wandb_run
+from artworks.training.callbacks.history import EpochHistory
+from artworks.training.callbacks.throughput import TrainThroughput
+from artworks.training.module import ArtistClassifier
 
 REPORT_FILES = {
     "csv": "classification_report.csv",

@@ -1,0 +1,1 @@
+"""What every command runs inside: DDP process handling, the sweep's summary and failures, W&B, provenance."""

@@ -1,0 +1,1 @@
+"""Training: the LightningModule, on-device preprocessing, the train task, checkpoints, resume, callbacks."""
