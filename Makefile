@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e ".[test,timm,slurm,export]"
+	$(PY) -m pip install --quiet -e ".[test,timm,slurm,export,mutation]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -6,9 +6,8 @@ Nothing here touches the network: W&B runs offline and TORCH_HOME points at an e
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -17,35 +16,14 @@ os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="artworks-torch-home-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, open_dict, read_write  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 from torchvision.models import resnet50  # noqa: E402
 
-from artworks.config import config_dir  # noqa: E402
 from artworks.data.sample import ensure_sample  # noqa: E402
+from tests.helpers.compose import TINY_SAMPLE, compose_train  # noqa: E402
 
 torch.set_num_threads(2)
-
-TINY_SAMPLE = {"artists": 4, "images_per_artist": 12, "image_size": 40, "seed": 0, "imbalance": "none"}
-MODELS = ["scratch_resnet50", "finetune_resnet50", "freeze14_resnet50", "freeze13_resnet50", "cbam_resnet50"]
-
-# Small, fast settings every composed test config starts from.
-TINY_OVERRIDES = [
-    "data=sample",
-    "data.image_size=32",
-    "data.batch_size=4",
-    "data.num_workers=0",
-    "trainer=cpu",
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=1",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "logger=none",
-]
 
 
 @pytest.fixture(scope="session")
@@ -62,47 +40,6 @@ def resnet50_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     torch.save(resnet50().state_dict(), path)
     return path
-
-
-def compose_train(
-    sample_root: Path, weights: Path, log_dir: Path, output_dir: Path, overrides: Sequence[str] = ()
-) -> DictConfig:
-    """``train.yaml`` with the tiny settings plus ``overrides``, set up as Hydra sets up a real job."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            config_name="train",
-            overrides=[
-                *TINY_OVERRIDES,
-                f"data.root={sample_root}",
-                f"paths.log_dir={log_dir}",
-                f"model.net.weights_path={weights}",
-                *overrides,
-            ],
-            return_hydra_config=True,
-        )
-    with open_dict(cfg):
-        cfg.data.sample = dict(TINY_SAMPLE)
-        cfg.paths.output_dir = str(output_dir)
-    with read_write(cfg.hydra), open_dict(cfg.hydra):
-        cfg.hydra.runtime.output_dir = cfg.paths.output_dir
-    HydraConfig().set_config(cfg)
-    return cfg
-
-
-def multirun_command(sample_root: Path, weights: Path, sweep_dir: Path, *overrides: str) -> list[str]:
-    """``python -m artworks.train -m`` with the tiny settings, except those that ``overrides`` set."""
-    sample = ",".join(f"{k}:{v}" for k, v in TINY_SAMPLE.items())
-    keys = {o.split("=", 1)[0] for o in overrides}
-    return [
-        sys.executable, "-m", "artworks.train", "-m",
-        *(o for o in TINY_OVERRIDES if o.split("=", 1)[0] not in keys),
-        f"data.root={sample_root}",
-        f"data.sample={{{sample}}}",
-        f"model.net.weights_path={weights}",
-        f"hydra.sweep.dir={sweep_dir}",
-        *overrides,
-    ]  # fmt: skip
 
 
 @pytest.fixture

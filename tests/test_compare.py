@@ -14,7 +14,7 @@ from PIL import Image
 
 from artworks.errors import ArtworksError
 from artworks.reports.compare import compare, find_runs, summarize
-from tests.conftest import multirun_command
+from tests.helpers.compose import multirun_command
 
 
 def _fake_run(run_dir: Path, experiment: str, seed: int, macro_acc: float, curve: list[float], lr: str):

@@ -14,10 +14,10 @@ from hydra.core.global_hydra import GlobalHydra
 
 from artworks import train as train_module
 from artworks.errors import ArtworksError, user_message
-from artworks.training.task import train
 from artworks.training.callbacks import AtomicCheckpointIO
 from artworks.training.checkpoint import check_compatible, load_checkpoint
 from artworks.training.module import ArtistClassifier
+from artworks.training.task import train
 
 
 def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from artworks.data.sample import ensure_sample
 from artworks.errors import ArtworksError
 from artworks.evaluate import evaluate
 from artworks.training.task import train
-from tests.conftest import TINY_SAMPLE
+from tests.helpers.compose import TINY_SAMPLE
 
 EVAL_OVERRIDES = [
     "data=sample",

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from tests.conftest import MODELS, multirun_command
+from tests.helpers.compose import MODELS, multirun_command
 
 
 def test_multirun_of_the_five_experiments(sample_root, resnet50_weights, tmp_path):

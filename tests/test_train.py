@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from artworks.errors import ArtworksError
 from artworks.models import build_model
 from artworks.training.task import build_module, train
-from tests.conftest import MODELS
+from tests.helpers.compose import MODELS
 
 
 @pytest.mark.parametrize("model", MODELS)

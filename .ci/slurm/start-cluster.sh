@@ -5,7 +5,7 @@
 #
 # munged runs as user munge; slurmctld and slurmd run as root with a one-node slurm.conf sized to this
 # machine. Exits 0 without starting anything where the packages are missing or we are not root, so the
-# tests that need the cluster skip themselves (tests/test_slurm.py).
+# tests that need the cluster skip themselves (tests/runtime/test_slurm.py).
 set -uo pipefail
 
 if timeout 5 sinfo >/dev/null 2>&1; then

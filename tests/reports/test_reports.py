@@ -17,9 +17,9 @@ from torchmetrics.classification import MulticlassAccuracy
 from wandb.proto import wandb_internal_pb2
 
 from artworks.reports.classification import classification_rows
-from artworks.training.task import train
 from artworks.training.callbacks.history import read_history
 from artworks.training.checkpoint import load_classifier
+from artworks.training.task import train
 
 NAMES = ["a", "b", "c", "d", "e"]
 

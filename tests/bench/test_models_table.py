@@ -11,7 +11,7 @@ import torch
 
 from artworks.bench.models import count_flops, main
 from artworks.models import build_model
-from tests.conftest import multirun_command
+from tests.helpers.compose import multirun_command
 
 
 def test_resnet50_costs_4_09_gmacs_at_224() -> None:

@@ -13,10 +13,10 @@ from omegaconf import open_dict
 from artworks.config import config_dir
 from artworks.data.images import IMAGENET_MEAN, IMAGENET_STD
 from artworks.evaluate import evaluate
-from artworks.training.task import train
 from artworks.training.checkpoint import load_checkpoint
 from artworks.training.module import ArtistClassifier
-from tests.conftest import TINY_SAMPLE
+from artworks.training.task import train
+from tests.helpers.compose import TINY_SAMPLE
 
 
 def classifier(**speed: object) -> ArtistClassifier:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.test_distributed import ddp_root, run_train, tiny_overrides  # noqa: F401  (ddp_root: a fixture)
+from tests.helpers.ddp import run_train, tiny_overrides
 
 SWEEP_TIMEOUT_S = 480  # both jobs, queued one after the other on a 2-CPU node
 REQUEUE_TIMEOUT_S = 420  # first start + requeue delay + second start of one small job

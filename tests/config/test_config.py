@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from artworks.config import config_dir
-from tests.conftest import MODELS
+from tests.helpers.compose import MODELS
 
 EXPECTED = {
     "scratch_resnet50": (None, [], 3e-3, "relu", False, "none", "dataset"),
@@ -64,7 +64,7 @@ def test_defaults_are_the_seed_recipe_on_the_real_data():
 
 def test_configs_are_found_from_the_installed_package(tmp_path):
     """A non-editable install gets conf/ as artworks/conf inside the wheel, where config_dir() looks first."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     subprocess.run(
         [
             sys.executable,

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from test_resume import cli_args, run_cli
+
+from tests.helpers.kill_runs import cli_args, run_cli
 
 
 @pytest.mark.slow

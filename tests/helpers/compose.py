@@ -1,0 +1,74 @@
+"""Shared test helpers: the tiny settings and composing ``train.yaml`` as Hydra does for a real job."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict, read_write
+
+from artworks.config import config_dir
+
+TINY_SAMPLE = {"artists": 4, "images_per_artist": 12, "image_size": 40, "seed": 0, "imbalance": "none"}
+MODELS = ["scratch_resnet50", "finetune_resnet50", "freeze14_resnet50", "freeze13_resnet50", "cbam_resnet50"]
+
+# Small, fast settings every composed test config starts from.
+TINY_OVERRIDES = [
+    "data=sample",
+    "data.image_size=32",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=none",
+]
+
+
+def compose_train(
+    sample_root: Path, weights: Path, log_dir: Path, output_dir: Path, overrides: Sequence[str] = ()
+) -> DictConfig:
+    """``train.yaml`` with the tiny settings plus ``overrides``, set up as Hydra sets up a real job."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                *TINY_OVERRIDES,
+                f"data.root={sample_root}",
+                f"paths.log_dir={log_dir}",
+                f"model.net.weights_path={weights}",
+                *overrides,
+            ],
+            return_hydra_config=True,
+        )
+    with open_dict(cfg):
+        cfg.data.sample = dict(TINY_SAMPLE)
+        cfg.paths.output_dir = str(output_dir)
+    with read_write(cfg.hydra), open_dict(cfg.hydra):
+        cfg.hydra.runtime.output_dir = cfg.paths.output_dir
+    HydraConfig().set_config(cfg)
+    return cfg
+
+
+def multirun_command(sample_root: Path, weights: Path, sweep_dir: Path, *overrides: str) -> list[str]:
+    """``python -m artworks.train -m`` with the tiny settings, except those that ``overrides`` set."""
+    sample = ",".join(f"{k}:{v}" for k, v in TINY_SAMPLE.items())
+    keys = {o.split("=", 1)[0] for o in overrides}
+    return [
+        sys.executable, "-m", "artworks.train", "-m",
+        *(o for o in TINY_OVERRIDES if o.split("=", 1)[0] not in keys),
+        f"data.root={sample_root}",
+        f"data.sample={{{sample}}}",
+        f"model.net.weights_path={weights}",
+        f"hydra.sweep.dir={sweep_dir}",
+        *overrides,
+    ]  # fmt: skip
