@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint sweep ablation models bench-data bench-train clean
+.PHONY: install demo test test-slow test-fast test-mutation lint sweep study-modern ablation models bench-data bench-train clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e ".[test,timm,slurm,export,mutation]"
+	$(PY) -m pip install --quiet -e ".[test,timm,slurm,export,mutation,explain,download]"  # every extra: their tests run
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,13 +29,28 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
+# The inner loop: everything but subprocess runs (e2e), the browser and the SLURM cluster (<= 90 s).
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not e2e and not browser and not cluster"
+
+# Mutation testing of the scientific core ([tool.mutmut] in pyproject.toml; long, not part of `make test`).
+# MUTANTS narrows it, e.g. MUTANTS="artworks.data.split*"; scores per file at the end, docs/mutation.md.
+test-mutation: $(STAMP)
+	rm -rf mutants
+	$(VENV)/bin/mutmut run $(MUTANTS) && $(VENV)/bin/mutmut results --all true \
+	  | $(PY) -m tests.helpers.mutation_scores; status=$$?; rm -rf mutants; exit $$status
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check artworks tests
 	$(VENV)/bin/ruff format --check artworks tests
 
 # All five experiments as one Hydra multirun on the real data (pass more overrides with ARGS=...).
 sweep: $(STAMP)
-	$(PY) -m artworks.train -m model=scratch_resnet50,finetune_resnet50,freeze14_resnet50,freeze13_resnet50,cbam_resnet50 $(ARGS)
+	$(PY) -m artworks.train -m experiment=study $(ARGS)
+
+# The five experiments with the modern recipe (conf/recipe/modern.yaml), 30 epochs, on the real data.
+study-modern: $(STAMP)
+	$(PY) -m artworks.train -m experiment=study recipe=modern trainer.max_epochs=30 $(ARGS)
 
 # The modified ResNet-50's 2x2x2 ablation (activation x depthwise x attention) as one multirun.
 ablation: $(STAMP)
@@ -55,3 +70,18 @@ bench-train: $(STAMP)
 
 clean:
 	rm -rf outputs .pytest_cache .ruff_cache
+
+.PHONY: gpu-check gpu-wheels bench-predict
+# One short run on a GPU machine (<= 8 min): training speed, data to the GPU, the five experiments for one
+# epoch, DDP vs one device; report in outputs/gpu-check/gpu-check.md. DRY_RUN=1: the same code, toy size, CPU.
+# On a bare GPU machine run `bash scripts/gpu_check.sh` itself (README: "Running on a GPU box").
+gpu-check: $(STAMP)
+	PYTHON=$(abspath $(PY)) DRY_RUN=$(DRY_RUN) bash scripts/gpu_check.sh
+
+# The wheels gpu-check installs offline on a GPU machine without network (into gpu-wheels/, ~25 MB).
+gpu-wheels: $(STAMP)
+	PYTHON=$(abspath $(PY)) bash scripts/gpu_wheels.sh
+
+# Inference img/s on the CPU: predict_files vs a naive one-image-at-a-time script; ONNX Runtime vs eager.
+bench-predict: $(STAMP)
+	$(PY) -m artworks.bench predict $(ARGS)

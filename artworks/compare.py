@@ -12,26 +12,28 @@ than ``seed`` and ``model`` are kept apart (e.g. ``-m model=a,b optimizer.lr=1e-
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from artworks.errors import ArtworksError
 from artworks.reports.compare import compare
+from artworks.runtime.command import command
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m artworks.compare`` / ``artworks-compare``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="a multirun directory, or run directories")
     parser.add_argument("--out", type=Path, help="where to write (default: the one PATH given, else .)")
     parser.add_argument("--reference", action="store_true", help="add the seed authors' validation figures")
+    parser.add_argument(
+        "--reference-experiment",
+        metavar="NAME",
+        help="test every experiment against this one, paired on the test images (default: finetune_resnet50)",
+    )
     args = parser.parse_args(argv)
     out = args.out or (args.paths[0] if len(args.paths) == 1 else Path("."))
-    try:
-        table = compare(args.paths, out, args.reference)
-    except ArtworksError as err:
-        print(f"\nartworks: {err.render()}\n", file=sys.stderr)
-        sys.exit(2)
+    table = compare(args.paths, out, args.reference, args.reference_experiment)
     print(f"{table}\n\nWrote {out / 'comparison.md'} and {out / 'comparison.png'}")
 
 

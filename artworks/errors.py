@@ -8,10 +8,11 @@ folder, GPU out of memory) into such a paragraph; anything else is a bug and kee
 from __future__ import annotations
 
 import errno
+import os
 import textwrap
 
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
-NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR}
+NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 OUTPUTS_HINT = "choose another place for outputs with paths.log_dir=DIR (or ARTWORKS_HOME=DIR)"
 
 
@@ -37,6 +38,15 @@ def _chain(error: BaseException) -> list[BaseException]:
     return seen
 
 
+def _file_in_the_way(err: BaseException) -> bool:
+    """A folder was needed where a regular file is: higher up the path (ENOTDIR) or at its place (EEXIST)."""
+    if not isinstance(err, OSError):
+        return False
+    if err.errno == errno.ENOTDIR:
+        return True
+    return err.errno == errno.EEXIST and bool(err.filename) and os.path.isfile(err.filename)
+
+
 def user_message(error: BaseException) -> str | None:
     """A one-paragraph explanation for a foreseeable failure, or ``None`` for a bug (show the traceback)."""
     from hydra.errors import CompactHydraException
@@ -52,6 +62,12 @@ def user_message(error: BaseException) -> str | None:
                 f"The disk is full{where} ({err.strerror}). Free some space or {OUTPUTS_HINT}. Checkpoints "
                 "are written whole or not at all, so the last complete one is intact: run the same command "
                 "again with resume=auto to continue from it."
+            )
+        if _file_in_the_way(err):
+            return fill(
+                f"Cannot use {err.filename or 'the output path'} as a folder: it, or a part of that path, is "
+                f"a regular file, not a folder. Choose a path whose parents are folders (hydra.run.dir=DIR, "
+                f"output=PATH or --out DIR, whichever you gave) or {OUTPUTS_HINT}."
             )
         if isinstance(err, OSError) and err.errno in NOT_WRITABLE:
             return fill(

@@ -7,28 +7,24 @@ What the file holds and expects: ``artworks.inference.export``.
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
 from artworks.config import config_dir
-from artworks.errors import ArtworksError
+from artworks.config.schema import EXPORT, check_config
 from artworks.inference.export import export
+from artworks.runtime.command import run_command
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="export")
 def _hydra_entry(cfg: DictConfig) -> None:
-    try:
-        path = export(cfg.ckpt_path, cfg.format, cfg.output, cfg.image_size)
-    except ArtworksError as err:
-        print(f"\nartworks: {err.render()}\n", file=sys.stderr)
-        sys.exit(2)
-    print(path)
+    check_config(cfg, EXPORT)
+    print(export(cfg.ckpt_path, cfg.format, cfg.output, cfg.image_size))
 
 
 def main() -> None:
-    _hydra_entry()
+    """``python -m artworks.export`` / ``artworks-export``."""
+    run_command(_hydra_entry)
 
 
 if __name__ == "__main__":

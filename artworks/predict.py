@@ -10,13 +10,13 @@ writes the CSV.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from artworks.config import config_dir
+from artworks.config.schema import PREDICT, check_config
 from artworks.errors import ArtworksError
 from artworks.inference.predictor import (
     Prediction,
@@ -26,6 +26,7 @@ from artworks.inference.predictor import (
     predict_files,
     write_csv,
 )
+from artworks.runtime.command import run_command
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,14 @@ def predict(cfg: DictConfig) -> list[Prediction]:
     """Predict every image of ``cfg.inputs``, print the table, write the CSV (and explanations)."""
     if cfg.topk < 1 or cfg.batch_size < 1:
         raise ArtworksError(f"topk and batch_size must be at least 1 (got {cfg.topk} and {cfg.batch_size}).")
-    predictor = Predictor.from_checkpoint(cfg.ckpt_path, image_size=cfg.image_size, device=cfg.device)
+    predictor = Predictor.from_checkpoint(
+        cfg.ckpt_path,
+        image_size=cfg.image_size,
+        device=cfg.device,
+        tta=cfg.tta,
+        backend=cfg.get("backend", "torch"),
+        onnx_cache=cfg.get("onnx_cache"),
+    )
     files, base = find_images(str(cfg.inputs))
     explain_dir = Path(cfg.explain_dir) if cfg.explain else None
     predictions, skipped = predict_files(
@@ -50,15 +58,13 @@ def predict(cfg: DictConfig) -> list[Prediction]:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
 def _hydra_entry(cfg: DictConfig) -> None:
-    try:
-        predict(cfg)
-    except ArtworksError as err:
-        print(f"\nartworks: {err.render()}\n", file=sys.stderr)
-        sys.exit(2)
+    check_config(cfg, PREDICT)
+    predict(cfg)
 
 
 def main() -> None:
-    _hydra_entry()
+    """``python -m artworks.predict`` / ``artworks-predict``."""
+    run_command(_hydra_entry)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,14 @@
 """Train one experiment, then test its best checkpoint.
 
 python -m artworks.train model=cbam_resnet50 [key=value ...]
-python -m artworks.train -m model=scratch_resnet50,finetune_resnet50,freeze14_resnet50,freeze13_resnet50,\
-cbam_resnet50     (all five as one multirun; `make sweep`)
+python -m artworks.train -m experiment=study      (all five as one multirun; `make sweep`)
 """
 
 from __future__ import annotations
 
 import gc
-import os
 import sys
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -18,17 +17,37 @@ from omegaconf import DictConfig
 
 from artworks.config import config_dir
 from artworks.config.checks import check_sweep_choices
-from artworks.errors import user_message
+from artworks.errors import ArtworksError
 from artworks.runtime import sweep_failures
+from artworks.runtime.command import run_command
 from artworks.training.task import train
+
+
+def check_optimized_metric(cfg: DictConfig) -> str:
+    """``cfg.optimized_metric``, refused (before anything runs) when it is a test metric."""
+    name = str(cfg.get("optimized_metric") or "val/macro_acc_best")
+    if name.startswith("test/"):
+        raise ArtworksError(
+            f"optimized_metric={name} is a test-set metric. The value a job returns to Hydra's sweeper is "
+            "what an optimising sweeper selects on, and the test set must never steer a choice. Use a "
+            "validation metric, e.g. optimized_metric=val/macro_acc_best."
+        )
+    return name
+
+
+def sweep_value(cfg: DictConfig, metrics: dict[str, Any]) -> float | None:
+    """What a job returns to Hydra's sweeper: its ``optimized_metric`` (default ``val/macro_acc_best``)."""
+    value = metrics.get(check_optimized_metric(cfg))
+    return None if value is None else float(value)
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def _hydra_entry(cfg: DictConfig) -> float | None:
+    check_optimized_metric(cfg)
     if HydraConfig.get().mode != RunMode.MULTIRUN:
-        return train(cfg).get("test/macro_acc")
+        return sweep_value(cfg, train(cfg))
     try:
-        return train(cfg).get("test/macro_acc")
+        return sweep_value(cfg, train(cfg))
     except Exception as err:  # one failed job must not stop the sweep; SweepFailures reports it at the end
         sweep_failures.record_failure(err)
         del err
@@ -37,27 +56,15 @@ def _hydra_entry(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    """Run Hydra; foreseeable failures print one paragraph (exit 2); a sweep with failed jobs exits 1."""
-    show_traceback = "HYDRA_FULL_ERROR" in os.environ or "traceback=true" in [a.lower() for a in sys.argv[1:]]
-    previous = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing, so errors reach us
-    try:
+    """Run Hydra under the shared command wrapper (one paragraph and exit 2 for user errors, 1 for failed
+    sweep jobs); a sweep's group options are checked before its first job starts."""
+
+    def run() -> None:
         if {"-m", "--multirun"} & set(sys.argv[1:]):
             check_sweep_choices(sys.argv[1:])
         _hydra_entry()
-    except Exception as err:
-        message = None if show_traceback else user_message(err)
-        if message is None:
-            raise
-        print(f"\nartworks: {message}\n", file=sys.stderr)
-        sys.exit(2)
-    finally:  # main() also runs in-process (tests, notebooks): leave the environment as it was
-        if previous is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = previous
-    if sweep_failures.failed_sweeps:
-        sys.exit(1)
+
+    run_command(run)
 
 
 if __name__ == "__main__":

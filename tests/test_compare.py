@@ -14,7 +14,7 @@ from PIL import Image
 
 from artworks.errors import ArtworksError
 from artworks.reports.compare import compare, find_runs, summarize
-from tests.helpers.compose import multirun_command
+from tests.helpers.compose import ONLY_BEST_WEIGHTS, multirun_command
 
 
 def _fake_run(run_dir: Path, experiment: str, seed: int, macro_acc: float, curve: list[float], lr: str):
@@ -73,6 +73,8 @@ def _table_rows(markdown: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[1:]]
 
 
+@pytest.mark.e2e
+@pytest.mark.slow  # 28 s: the crafted-run tests and test_multirun cover the default suite
 def test_compare_on_a_real_multirun_of_two_models_and_two_seeds(sample_root, resnet50_weights, tmp_path):
     sweep_dir = tmp_path / "sweep"
     cmd = multirun_command(
@@ -83,6 +85,7 @@ def test_compare_on_a_real_multirun_of_two_models_and_two_seeds(sample_root, res
         "seed=1,2",
         "trainer.limit_train_batches=1",
         "logger=csv",
+        *ONLY_BEST_WEIGHTS,
     )
     result = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]

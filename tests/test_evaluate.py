@@ -15,7 +15,7 @@ from artworks.data.sample import ensure_sample
 from artworks.errors import ArtworksError
 from artworks.evaluate import evaluate
 from artworks.training.task import train
-from tests.helpers.compose import TINY_SAMPLE
+from tests.helpers.compose import TINY_ARCH, TINY_SAMPLE
 
 EVAL_OVERRIDES = [
     "data=sample",
@@ -40,7 +40,9 @@ def _eval_cfg(*overrides: str, data_root: Path, sample: dict, output_dir: Path) 
 
 
 def test_evaluate_reproduces_the_test_metrics_and_refuses_other_artists(make_cfg, sample_root, tmp_path):
-    trained = train(make_cfg("model=scratch_resnet50", output_dir=tmp_path / "run"))
+    trained = train(
+        make_cfg("model=scratch_resnet50", f"model.net.arch={TINY_ARCH}", output_dir=tmp_path / "run")
+    )
 
     cfg = _eval_cfg(
         f"ckpt_path={trained['best_ckpt']}",

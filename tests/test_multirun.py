@@ -6,13 +6,21 @@ import json
 import os
 import subprocess
 
-from tests.helpers.compose import MODELS, multirun_command
+import pytest
+
+from tests.helpers.compose import MODELS, ONLY_BEST_WEIGHTS, multirun_command
 
 
+@pytest.mark.e2e
 def test_multirun_of_the_five_experiments(sample_root, resnet50_weights, tmp_path):
     sweep_dir = tmp_path / "sweep"
     cmd = multirun_command(
-        sample_root, resnet50_weights, sweep_dir, f"model={','.join(MODELS)}", "logger=wandb"
+        sample_root,
+        resnet50_weights,
+        sweep_dir,
+        f"model={','.join(MODELS)}",
+        "logger=wandb",
+        *ONLY_BEST_WEIGHTS,
     )
     env = {**os.environ, "WANDB_MODE": "offline"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)

@@ -20,8 +20,8 @@ from artworks.training.module import ArtistClassifier
 
 
 @pytest.fixture(scope="module")
-def predictor(trained_checkpoint) -> Predictor:
-    return Predictor.from_checkpoint(trained_checkpoint("scratch_resnet50"), device="cpu")
+def predictor(tiny_checkpoint: Path) -> Predictor:
+    return Predictor.from_checkpoint(tiny_checkpoint, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +85,8 @@ def test_inputs_by_glob_and_inputs_that_match_nothing(folder: Path, tmp_path: Pa
         find_images(str(tmp_path))
 
 
-def test_checkpoint_without_recorded_image_size_needs_an_override(trained_checkpoint):
-    hparams = dict(load_classifier(trained_checkpoint("scratch_resnet50")).hparams)
+def test_checkpoint_without_recorded_image_size_needs_an_override(tiny_checkpoint: Path):
+    hparams = dict(load_classifier(tiny_checkpoint).hparams)
     hparams["preprocess"] = {k: v for k, v in hparams["preprocess"].items() if k != "image_size"}
     old = ArtistClassifier(**hparams, load_weights=False)  # what a checkpoint from before the field loads as
     with pytest.raises(ArtworksError, match="image_size="):
@@ -94,14 +94,15 @@ def test_checkpoint_without_recorded_image_size_needs_an_override(trained_checkp
     assert Predictor(old, image_size=48).image_size == 48
 
 
-def test_command_line_prints_a_table_and_writes_csv(trained_checkpoint, folder: Path, tmp_path: Path):
+@pytest.mark.e2e
+def test_command_line_prints_a_table_and_writes_csv(tiny_checkpoint: Path, folder: Path, tmp_path: Path):
     output = tmp_path / "predictions.csv"
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "artworks.predict",
-            f"ckpt_path={trained_checkpoint('scratch_resnet50')}",
+            f"ckpt_path={tiny_checkpoint}",
             f"inputs={folder}",
             f"output={output}",
             f"paths.log_dir={tmp_path / 'logs'}",

@@ -118,6 +118,7 @@ def test_a_short_run_learns_far_above_chance(make_cfg, tmp_path):
     assert metrics["test/macro_acc"] >= 0.5, metrics
 
 
+@pytest.mark.e2e
 def test_missing_data_root_is_one_clear_paragraph(tmp_path):
     result = subprocess.run(
         [

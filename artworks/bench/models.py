@@ -27,16 +27,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from artworks.config import config_dir
+from artworks.config.study import study_models
 from artworks.models.factory import build_model
 from artworks.models.stages import parameter_counts
-
-EXPERIMENTS = (
-    "scratch_resnet50",
-    "finetune_resnet50",
-    "freeze14_resnet50",
-    "freeze13_resnet50",
-    "cbam_resnet50",
-)
 
 
 @dataclass(frozen=True)
@@ -164,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
 
-    models = list(EXPERIMENTS)
+    models = study_models()
     overrides = []
     for override in args.overrides:
         if override.startswith("model="):

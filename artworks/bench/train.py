@@ -26,20 +26,16 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
+from artworks.bench.models import compose_config
+from artworks.config.study import study_models
 from artworks.data.images import IMAGENET_MEAN, IMAGENET_STD
 from artworks.training.module import ArtistClassifier
 
 NUM_CLASSES = 50
-# The five experiments of the study (conf/model/*.yaml), as build_model arguments.
-EXPERIMENTS = {
-    "scratch_resnet50": {},
-    "finetune_resnet50": {},
-    "freeze14_resnet50": {"freeze": ["stem", "layer1", "layer2", "layer3", "layer4"]},
-    "freeze13_resnet50": {"freeze": ["stem", "layer1", "layer2", "layer3"]},
-    "cbam_resnet50": {"activation": "gelu", "depthwise": True, "attention": "cbam"},
-}
+NET_SWITCHES = ("freeze", "activation", "depthwise", "attention")  # what tells the five apart
 # The real dataset's split (8446 images, 80/10/10) and the study's epochs, for the sweep estimate.
 SWEEP_TRAIN, SWEEP_VAL, SWEEP_TEST, SWEEP_EPOCHS = 6757, 845, 844, 30
 
@@ -55,6 +51,7 @@ class Setting:
     channels_last: bool = False
     compile: bool = False
     net: dict[str, Any] | None = None
+    compile_options: dict[str, Any] | None = None  # torch.compile arguments, e.g. {"backend": "eager"}
 
     def label(self) -> str:
         extras = [x for x, on in (("channels_last", self.channels_last), ("compile", self.compile)) if on]
@@ -97,6 +94,7 @@ def make_module(setting: Setting) -> ArtistClassifier:
         preprocess={"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "rotate90": True},
         channels_last=setting.channels_last,
         compile=setting.compile,
+        compile_options=setting.compile_options,
     )
 
 
@@ -107,26 +105,40 @@ def _sync(device: torch.device) -> None:
 
 class _StepClock(L.Callback):
     """Start time of each training step from ``warmup`` on, and the end of the last: what :func:`plain_loop`
-    records too. A step's time thus covers everything up to the next step (hooks, logging, next batch)."""
+    records too. A step's time thus covers everything up to the next step (hooks, logging, next batch).
+
+    Steps are counted across epochs (Lightning's ``batch_idx`` restarts every epoch, and a real dataset's
+    epoch can be shorter than warm-up + timed steps). ``waits`` holds, per timed step after the first, the
+    time from the end of the previous step to the start of this one: fetching the batch from the loader and
+    moving it to the device, which the GPU spends idle unless the loader keeps ahead.
+    """
 
     def __init__(self, warmup: int, steps: int, device: torch.device) -> None:
         self.warmup, self.last, self.device = warmup, warmup + steps - 1, device
         self.ticks: list[float] = []
+        self.waits: list[float] = []
+        self.step = 0
+        self._ended: float | None = None
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, i: int
     ) -> None:
-        if i == self.warmup:
+        if self.step == self.warmup:
             _sync(self.device)
-        if i >= self.warmup:
-            self.ticks.append(time.perf_counter())
+        now = time.perf_counter()
+        if self.step >= self.warmup:
+            self.ticks.append(now)
+            if self._ended is not None:
+                self.waits.append(now - self._ended)
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, out: Any, batch: Any, i: int
     ) -> None:
-        if i == self.last:
+        if self.step == self.last:
             _sync(self.device)
             self.ticks.append(time.perf_counter())
+        self.step += 1
+        self._ended = time.perf_counter()
 
 
 def _step_seconds(ticks: list[float]) -> list[float]:
@@ -139,6 +151,11 @@ def img_per_s(step_seconds: list[float], batch_size: int) -> float:
 
 def _timed_fit(setting: Setting, warmup: int, steps: int, device: torch.device, **data: Any) -> list[float]:
     """Seconds of each timed step of ``Trainer.fit``; ``data``: ``fit``'s data arguments."""
+    return _step_seconds(clocked_fit(setting, warmup, steps, device, **data).ticks)
+
+
+def clocked_fit(setting: Setting, warmup: int, steps: int, device: torch.device, **data: Any) -> _StepClock:
+    """``Trainer.fit`` for ``warmup + steps`` steps; the clock holds the timed steps and loader waits."""
     module = make_module(setting)
     clock = _StepClock(warmup, steps, device)
     trainer = L.Trainer(
@@ -156,7 +173,7 @@ def _timed_fit(setting: Setting, warmup: int, steps: int, device: torch.device, 
         callbacks=[clock],
     )
     trainer.fit(module, **data)
-    return _step_seconds(clock.ticks)
+    return clock
 
 
 def lightning_fit(setting: Setting, warmup: int, steps: int, device: torch.device) -> list[float]:
@@ -170,6 +187,7 @@ def plain_loop(setting: Setting, warmup: int, steps: int, device: torch.device) 
     """Seconds of each timed step of a hand-written loop doing the module's training step."""
     module = make_module(setting).to(device)
     module.train()
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # as Trainer(benchmark=...) sets it
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=3e-4)
     dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(setting.precision)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
@@ -219,17 +237,25 @@ def compare(setting: Setting, warmup: int, steps: int, rounds: int, device: torc
     }
 
 
-def end_to_end(root: Path, setting: Setting, warmup: int, steps: int, workers: int) -> dict[str, Any]:
-    """Images per second of ``Trainer.fit`` fed by the project's data pipeline (the memory-mapped cache)."""
+def end_to_end(
+    root: Path, setting: Setting, warmup: int, steps: int, workers: int, device: torch.device | None = None
+) -> dict[str, Any]:
+    """Images per second of ``Trainer.fit`` fed by the project's data pipeline (the memory-mapped cache),
+    and the share of the step time spent waiting for the loader."""
     from artworks.data.datamodule import ArtworksDataModule
 
     datamodule = ArtworksDataModule(
         root=str(root), image_size=setting.image_size, batch_size=setting.batch_size, num_workers=workers
     )
-    ips = img_per_s(
-        _timed_fit(setting, warmup, steps, torch.device("cuda"), datamodule=datamodule), setting.batch_size
-    )
-    return {**asdict(setting), "root": str(root), "workers": workers, "img_per_s": ips}
+    clock = clocked_fit(setting, warmup, steps, device or torch.device("cuda"), datamodule=datamodule)
+    seconds = _step_seconds(clock.ticks)
+    return {
+        **asdict(setting),
+        "root": str(root),
+        "workers": workers,
+        "img_per_s": img_per_s(seconds, setting.batch_size),
+        "loader_share": sum(clock.waits) / sum(seconds),
+    }
 
 
 @torch.no_grad()
@@ -248,11 +274,20 @@ def eval_throughput(setting: Setting, batches: int, device: torch.device) -> flo
     return batches * setting.batch_size / (time.perf_counter() - started)
 
 
+def study_nets() -> dict[str, dict[str, Any]]:
+    """The study's experiments (conf/experiment/study.yaml) as build_model switches (random init)."""
+    nets = {}
+    for name in study_models():
+        net = compose_config(name, []).model.net
+        nets[name] = {k: OmegaConf.to_container(net, resolve=True)[k] for k in NET_SWITCHES}
+    return nets
+
+
 def sweep_estimate(base: Setting, warmup: int, steps: int) -> dict[str, Any]:
     """Minutes for the five experiments x 30 epochs on the real split, from measured throughputs."""
     device = torch.device("cuda")
     rows, total_s = {}, 0.0
-    for name, net in EXPERIMENTS.items():
+    for name, net in study_nets().items():
         setting = Setting(**{**asdict(base), "net": net})
         train = img_per_s(lightning_fit(setting, warmup, steps, device), setting.batch_size)
         evaluate = eval_throughput(setting, steps, device)
@@ -304,7 +339,10 @@ def run_gpu_suite(args: argparse.Namespace, report: dict[str, Any]) -> None:
     else:
         e2e = end_to_end(root, fast, args.gpu_warmup, args.gpu_steps, args.workers)
         report["end_to_end"] = e2e
-        _print(f"End to end from the image cache, {fast.label()}", [f"{e2e['img_per_s']:.0f} img/s ({root})"])
+        _print(
+            f"End to end from the image cache, {fast.label()}",
+            [f"{e2e['img_per_s']:.0f} img/s ({root}); waiting for the loader: {e2e['loader_share']:.0%}"],
+        )
     estimate = sweep_estimate(
         Setting("resnet50", 224, 32, "bf16-mixed", channels_last=True), 5, args.gpu_steps
     )

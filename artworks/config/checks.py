@@ -17,19 +17,6 @@ from artworks.errors import ArtworksError
 
 log = logging.getLogger(__name__)
 
-# ResNet-50 downsamples by 32: a smaller image reaches the last stage as less than one pixel.
-MIN_IMAGE_SIZE = 32
-
-
-def check_image_size(cfg: DictConfig) -> None:
-    size = cfg.data.image_size
-    if size < MIN_IMAGE_SIZE:
-        raise ArtworksError(
-            f"data.image_size={size} is too small for {cfg.model.net.arch}: the network downsamples by 32, "
-            f"so images need at least {MIN_IMAGE_SIZE} pixels a side (the experiments use 224). Set "
-            f"data.image_size={MIN_IMAGE_SIZE} or more."
-        )
-
 
 def _kind(value: Any) -> str | None:
     """The type family an override must keep; ``None`` where anything goes."""

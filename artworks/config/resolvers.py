@@ -1,31 +1,23 @@
-"""The resolvers the configs use (``${wandb_mode:}``, ``${model_tags:...}``, the resume folders)."""
+"""The resolvers the configs use (``${wandb_mode:}``, ``${model_tags:...}``, ``${slurm_gpus:...}``, the resume
+folders), registered in one place: :func:`register_resolvers`, called by the command wrapper
+(``artworks.runtime.command``); code that composes configs itself (tests, notebooks) calls it first."""
 
 from __future__ import annotations
 
-import netrc
-import os
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from artworks.runtime.wandb_run import wandb_mode
 
-def wandb_mode() -> str:
-    """``online`` when W&B credentials are present, else ``offline``; ``WANDB_MODE`` wins if set.
 
-    Only checks that a key exists; the key itself is never read into the config or printed.
+def model_tags(model: DictConfig | None) -> list[str]:
+    """Tags telling the experiments apart: name, backbone, starting weights, frozen stages, modifications.
+
+    ``None`` (a command without a ``model`` config, e.g. ``evaluate``, which tags its run itself): none.
     """
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
-    if os.environ.get("WANDB_API_KEY"):
-        return "online"
-    try:
-        auth = netrc.netrc().authenticators("api.wandb.ai")
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        auth = None
-    return "online" if auth else "offline"
-
-
-def model_tags(model: DictConfig) -> list[str]:
-    """Tags telling the experiments apart: name, backbone, starting weights, frozen stages, modifications."""
+    if model is None:
+        return []
     net = model.net
     tags = [str(model.experiment), str(net.arch), f"init:{net.weights or 'random'}"]
     tags.append("frozen:" + ("+".join(net.freeze) if net.freeze else "none"))
@@ -37,15 +29,59 @@ def model_tags(model: DictConfig) -> list[str]:
     return tags
 
 
+GPU_ACCELERATORS = {"gpu", "cuda", "auto"}  # auto: Lightning takes the GPUs when the node has them
+
+
+def slurm_gpus(accelerator: str, devices: Any) -> int | None:
+    """GPUs per node to ask SLURM for: ``trainer.devices`` on a GPU trainer, none on a CPU one.
+
+    ``None`` leaves ``--gpus-per-node`` out of the job script: any GPU request, even of 0, names a generic
+    resource that a CPU-only cluster refuses ("Invalid generic resource (gres) specification"). A device
+    count that is not a number (``auto``, ``-1``: all the node has) also leaves the choice to the cluster.
+    """
+    if str(accelerator) not in GPU_ACCELERATORS:
+        return None
+    if isinstance(devices, (list, tuple)) or OmegaConf.is_list(devices):
+        return len(devices)
+    if isinstance(devices, int) and devices > 0:
+        return devices
+    return None
+
+
+def resume_run_dir(default: str, *, _root_: DictConfig) -> str:
+    """``hydra.run.dir``: ``default``, or the folder of the run ``resume`` continues (training.resume)."""
+    from artworks.training import resume  # noqa: PLC0415 (it imports Lightning: commands start faster)
+
+    return resume.resume_run_dir(default, _root_=_root_)
+
+
+def resume_sweep_dir(default: str, *, _root_: DictConfig) -> str:
+    """``hydra.sweep.dir``: ``default``, or the sweep ``resume=auto`` continues (training.resume)."""
+    from artworks.training import resume  # noqa: PLC0415
+
+    return resume.resume_sweep_dir(default, _root_=_root_)
+
+
+def scaled_size(size: int, factor: float) -> int:
+    """``size x factor`` rounded to a multiple of 8, e.g. a cache with room for crops: 224 x 1.15 -> 256."""
+    return max(8, round(size * factor / 8) * 8)
+
+
 def register_resolvers() -> None:
-    """Register ``${wandb_mode:}`` and ``${model_tags:...}``, used by ``conf/logger/wandb.yaml``."""
-    if not OmegaConf.has_resolver("wandb_mode"):
-        OmegaConf.register_new_resolver("wandb_mode", wandb_mode)
-    if not OmegaConf.has_resolver("model_tags"):
-        OmegaConf.register_new_resolver("model_tags", model_tags)
-    from artworks.training.resume import register_resolvers as register_resume_resolvers  # noqa: PLC0415 (import cycle)
+    """Register every resolver the configs use; safe to call more than once."""
+    resolvers = {
+        "wandb_mode": wandb_mode,
+        "model_tags": model_tags,
+        "slurm_gpus": slurm_gpus,
+        "scaled_size": scaled_size,  # data.cache_image_size of recipe=modern (conf/recipe/modern.yaml)
+        "resume_run_dir": resume_run_dir,  # hydra.run.dir / hydra.sweep.dir (conf/hydra/default.yaml)
+        "resume_sweep_dir": resume_sweep_dir,
+    }
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
 
-    register_resume_resolvers()
 
-
+# Also at import, not only in the command wrapper: a SLURM job (submitit) unpickles the task in a fresh
+# interpreter that never ran the wrapper, and in-process callers (tests, notebooks) compose configs directly.
 register_resolvers()

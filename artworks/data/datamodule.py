@@ -12,13 +12,19 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from artworks.data.cache import CachedImageDataset, build_cache, keep_batch
+from artworks.data.cache import DEFAULT_LOCK_TIMEOUT, CachedImageDataset, keep_batch
 from artworks.data.images import DEFAULT_MAX_PIXELS, IMAGENET_MEAN, IMAGENET_STD, ImageFileDataset
 from artworks.data.index import ImageIndex, scan_images
 from artworks.data.sample import ensure_sample
-from artworks.data.samplers import ResumableRandomSampler, UnpaddedEvalSampler, train_order_state
+from artworks.data.samplers import (
+    ClassBalancedSampler,
+    ResumableRandomSampler,
+    UnpaddedEvalSampler,
+    train_order_state,
+)
 from artworks.data.split import SPLITS, load_or_create_split
 from artworks.errors import ArtworksError
+from artworks.storage import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +34,9 @@ class ArtworksDataModule(L.LightningDataModule):
 
     Args:
         root: folder with ``artists.csv`` and ``images/images/<Artist>/``.
-        image_size: images are resized to ``image_size``×``image_size``.
+        image_size: the training size: the network sees ``image_size``×``image_size`` images.
+        cache_image_size: the size batches are served (and cached) at, for crops or resizing on the device
+            to ``image_size`` (``None``: ``image_size``, the images are served at the training size).
         normalize: ``imagenet`` statistics, or ``dataset`` (per-channel mean/std of the train split).
         rotate90: train-time augmentation by a random multiple of 90 degrees (applied on the device).
         split_seed, split_fractions: the stratified train/val/test split.
@@ -41,6 +49,9 @@ class ArtworksDataModule(L.LightningDataModule):
         near_duplicate_bits: difference-hash distance up to which two images count as one painting
             (-1: only byte-identical copies are grouped).
         build_workers: processes that check files and build the cache (``None``: every CPU core).
+        sampler: the training order: ``random`` (a shuffle) or ``balanced`` (every artist equally likely).
+        lock_timeout: seconds to wait for another process building the same cache before an error that
+            names it.
     """
 
     def __init__(
@@ -61,12 +72,22 @@ class ArtworksDataModule(L.LightningDataModule):
         max_image_pixels: int = DEFAULT_MAX_PIXELS,
         near_duplicate_bits: int = 6,
         build_workers: int | None = None,
+        cache_image_size: int | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        sampler: str = "random",
     ) -> None:
         super().__init__()
         if normalize not in ("imagenet", "dataset"):
             raise ArtworksError(f"data.normalize must be 'imagenet' or 'dataset', got {normalize!r}.")
         self.root = Path(root).expanduser()
         self.image_size = image_size
+        self.cache_image_size = cache_image_size or image_size
+        if self.cache_image_size < image_size:
+            raise ArtworksError(
+                f"data.cache_image_size={cache_image_size} is smaller than data.image_size={image_size}: "
+                "images would be enlarged for training. Set data.cache_image_size to at least "
+                f"{image_size}, or null to cache at the training size."
+            )
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -81,6 +102,10 @@ class ArtworksDataModule(L.LightningDataModule):
         self.max_image_pixels = max_image_pixels
         self.near_duplicate_bits = near_duplicate_bits
         self.build_workers = build_workers if build_workers is not None else os.cpu_count() or 1
+        self.lock_timeout = lock_timeout
+        if sampler not in ("random", "balanced"):
+            raise ArtworksError(f"data.sampler must be 'random' or 'balanced', got {sampler!r}.")
+        self.sampler = sampler
         self.index: ImageIndex | None = None
         self.split_path: Path | None = None
         self.datasets: dict[str, ImageFileDataset | CachedImageDataset] = {}
@@ -104,19 +129,13 @@ class ArtworksDataModule(L.LightningDataModule):
             workers=self.build_workers,
             max_pixels=self.max_image_pixels,
             near_duplicate_bits=self.near_duplicate_bits,
+            cache_size=self.cache_image_size if self.cache else None,  # checked and cached in one decode
+            lock_timeout=self.lock_timeout,
         )
+        self.cache_path = index.cache_path
         assigned, self.split_path = load_or_create_split(
             index, self.cache_dir, self.split_fractions, self.split_seed
         )
-        if self.cache:
-            self.cache_path = build_cache(
-                index.root,
-                index.paths,
-                self.image_size,
-                self.cache_dir,
-                self.build_workers,
-                self.max_image_pixels,
-            )
         for split in SPLITS:
             rows = [i for i, s in enumerate(assigned) if s == split]
             paths, labels = [index.paths[i] for i in rows], [index.labels[i] for i in rows]
@@ -124,7 +143,7 @@ class ArtworksDataModule(L.LightningDataModule):
                 self.datasets[split] = CachedImageDataset(self.cache_path, rows, paths, labels)
             else:
                 self.datasets[split] = ImageFileDataset(
-                    index.root, paths, labels, self.image_size, self.max_image_pixels
+                    index.root, paths, labels, self.cache_image_size, self.max_image_pixels
                 )
         sizes = {s: len(d) for s, d in self.datasets.items()}
         log.info("%d images, %d artists, split %s (%s)", len(index), self.num_classes, sizes, self.split_path)
@@ -144,6 +163,11 @@ class ArtworksDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def class_counts(self, split: str = "train") -> list[int]:
+        """Images per class in ``split`` (index = label): class weights and priors come from train."""
+        counts = torch.bincount(torch.as_tensor(self.datasets[split].labels), minlength=self.num_classes)
+        return counts.tolist()
+
     # -- normalisation ---------------------------------------------------------------------------
     def channel_stats(self) -> tuple[list[float], list[float]]:
         """Mean and std per RGB channel in [0, 1] units, as chosen by ``normalize``."""
@@ -154,7 +178,7 @@ class ArtworksDataModule(L.LightningDataModule):
     def train_stats(self) -> tuple[list[float], list[float]]:
         """Mean and std per RGB channel of the train split in [0, 1] units (computed once, then read)."""
         assert self.split_path is not None, "call setup() first"
-        stats_path = self.cache_dir / f"stats-{self.split_path.stem}-{self.image_size}px.json"
+        stats_path = self.cache_dir / f"stats-{self.split_path.stem}-{self.cache_image_size}px.json"
         if stats_path.is_file():
             stats = json.loads(stats_path.read_text())
             return stats["mean"], stats["std"]
@@ -169,7 +193,7 @@ class ArtworksDataModule(L.LightningDataModule):
         mean = total / pixels
         std = (total_sq / pixels - mean**2).clamp_min(1e-12).sqrt()
         stats = {"mean": mean.tolist(), "std": std.tolist()}
-        stats_path.write_text(json.dumps(stats))
+        atomic_write_json(stats_path, stats)
         return stats["mean"], stats["std"]
 
     # -- loaders ---------------------------------------------------------------------------------
@@ -198,9 +222,11 @@ class ArtworksDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         # the order depends on (seed, epoch) only and can start mid-epoch:
         # an exact resume (artworks.training.resume)
-        sampler = ResumableRandomSampler(
-            len(self.datasets["train"]), torch.initial_seed(), self.batch_size, **self._train_order
-        )
+        labels, seed = self.datasets["train"].labels, torch.initial_seed()
+        if self.sampler == "balanced":
+            sampler = ClassBalancedSampler(labels, seed, self.batch_size, **self._train_order)
+        else:
+            sampler = ResumableRandomSampler(len(labels), seed, self.batch_size, **self._train_order)
         self._train_order = {}
         # drop_last keeps BatchNorm away from a final batch of one image
         return self._loader(self.datasets["train"], shuffle=False, drop_last=True, sampler=sampler)

@@ -1,6 +1,6 @@
 """Fetch Kaggle's "Best Artworks of All Time" with kagglehub, fix the Dürer folders, say where it is.
 
-    python -m artworks.data.download [DIR]
+    artworks-download [DIR]        (or python -m artworks.download; the command: ``artworks.download``)
 
 DIR (default: the project's ``data/`` folder) becomes the kagglehub cache, so the data lands in
 ``DIR/datasets/ikarus777/best-artworks-of-all-time/versions/1/``; ``data.root=DIR`` finds it there. Without
@@ -9,16 +9,15 @@ credentials or network it stops at once with what to do; it never prints a key.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import shutil
-import sys
 import unicodedata
 from pathlib import Path
+from types import ModuleType
 
 from artworks.data.artists import match_folders, read_artist_names
-from artworks.data.index import KAGGLE_HANDLE, resolve_root
+from artworks.data.index import KAGGLE_HANDLE
 from artworks.errors import ArtworksError
 
 log = logging.getLogger(__name__)
@@ -32,11 +31,23 @@ MANUAL = (
 )
 
 
+def import_kagglehub() -> ModuleType:
+    """kagglehub, an optional dependency: ``pip install 'artworks[download]'``."""
+    try:
+        import kagglehub
+        import kagglehub.config
+    except ImportError as err:
+        raise ArtworksError(
+            "Downloading the dataset needs the kagglehub package, which is not installed. Install it with "
+            "`pip install 'artworks[download]'` (or `pip install kagglehub`) and run this command again.\n\n"
+            + MANUAL
+        ) from err
+    return kagglehub
+
+
 def has_credentials() -> bool:
     """Whether kagglehub will find Kaggle credentials (environment, ~/.kaggle/kaggle.json or a token)."""
-    from kagglehub.config import get_kaggle_credentials
-
-    if get_kaggle_credentials() is not None or os.environ.get("KAGGLE_API_TOKEN"):
+    if import_kagglehub().config.get_kaggle_credentials() is not None or os.environ.get("KAGGLE_API_TOKEN"):
         return True
     folder = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
     return (folder / "access_token").is_file()
@@ -106,8 +117,7 @@ def download(directory: Path) -> Path:
     check_network()
     directory.mkdir(parents=True, exist_ok=True)
     os.environ["KAGGLEHUB_CACHE"] = str(directory.resolve())
-    import kagglehub
-
+    kagglehub = import_kagglehub()
     try:
         path = Path(kagglehub.dataset_download(KAGGLE_HANDLE))
     except Exception as err:  # kagglehub raises many types; the message never holds the key
@@ -120,20 +130,10 @@ def download(directory: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dir", nargs="?", type=Path, default=Path("data"), help="where to keep the data")
-    parser.add_argument("--fix", action="store_true", help="only fix the Dürer folders of an unzipped DIR")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        root = resolve_root(args.dir) if args.fix else download(args.dir)
-    except ArtworksError as err:
-        print(f"\nartworks: {err.render()}\n", file=sys.stderr)
-        raise SystemExit(2) from None
-    merged = fix_durer(root)
-    if merged:
-        print(f"Merged Dürer folders {merged} into images/images/{DURER}.")
-    print(f"The dataset is in {root}\nTrain on it with: python -m artworks.train data.root={root}")
+    """``python -m artworks.data.download`` still works: it is the command ``artworks.download``."""
+    from artworks.download import main as download_command  # noqa: PLC0415 (the command imports this module)
+
+    download_command(argv)
 
 
 if __name__ == "__main__":

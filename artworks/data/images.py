@@ -77,6 +77,16 @@ def decode(path: Path | str, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     return to_rgb(img)
 
 
+def rgb_row(img: Image.Image, size: int) -> np.ndarray:
+    """A loaded image (drafted for ``size``) as ``load_image`` returns it; ``img`` itself is left as it is.
+
+    The file check computes its fingerprint from the untransposed picture, and then the cache row from the
+    same decode (see ``artworks.data.validate.inspect_file``).
+    """
+    upright = ImageOps.exif_transpose(img) or img
+    return np.array(to_rgb(upright).resize((size, size), Image.Resampling.BILINEAR))
+
+
 def load_image(path: Path | str, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """``path`` as a ``size``×``size``×3 uint8 RGB array."""
     rgb = decode(path, size, max_pixels)

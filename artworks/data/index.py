@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from artworks.data.artists import folder_to_name, match_folders, read_artist_names
+from artworks.data.cache import DEFAULT_LOCK_TIMEOUT, prepare_images
 from artworks.data.dedup import duplicate_groups
 from artworks.data.images import DEFAULT_MAX_PIXELS
 from artworks.data.validate import check_files, rejected_by_name
 from artworks.errors import ArtworksError
+from artworks.storage import atomic_open, remove_orphans
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class ImageIndex:
     groups: list[int] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     layout: str = "images"
+    cache_path: Path | None = None  # the image cache of ``paths``, when scan_images built or found one
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -162,15 +164,20 @@ def scan_images(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     hash_size: int = 8,
     near_duplicate_bits: int = 6,
+    cache_size: int | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> ImageIndex:
     """Index ``root``: classes come from ``artists.csv`` names (folder names when the CSV is absent).
 
     Every file is checked (see :func:`artworks.data.validate.check_files`; results are kept in
     ``cache_dir``, default ``<root>/.artworks``) and bad ones are left out. Copies are grouped: same bytes,
-    or difference hashes at most ``near_duplicate_bits`` apart (-1: exact copies only).
+    or difference hashes at most ``near_duplicate_bits`` apart (-1: exact copies only). With
+    ``cache_size`` the usable images are also cached at that size, in the same decode as their check
+    (:func:`artworks.data.cache.prepare_images`).
     """
     root = resolve_root(root)
     cache_dir = Path(cache_dir).expanduser() if cache_dir else root / ".artworks"
+    remove_orphans(cache_dir)  # what killed writers left (a lock holder also removes its own kind's)
     image_dir, layout = find_image_dir(root, layout)
     by_spelling, stray = _candidates(image_dir, layout)
     matched = _artist_names(root, sorted(by_spelling))
@@ -197,7 +204,14 @@ def scan_images(
     candidates = [
         (artist, rel) for artist in sorted(files_by_artist) for rel in files_by_artist[artist].values()
     ]
-    checks = check_files(root, [rel for _, rel in candidates], cache_dir, workers, hash_size, max_pixels)
+    rels = [rel for _, rel in candidates]
+    cached = None
+    if cache_size:
+        checks, cached = prepare_images(
+            root, rels, cache_dir, cache_size, workers, hash_size, max_pixels, lock_timeout
+        )
+    else:
+        checks = check_files(root, rels, cache_dir, workers, hash_size, max_pixels)
     usable: dict[str, list[int]] = {}
     for i, ((artist, rel), check) in enumerate(zip(candidates, checks, strict=True)):
         if check.ok:
@@ -227,17 +241,15 @@ def scan_images(
         groups=groups,
         skipped=sorted(skipped),
         layout=layout,
+        cache_path=cached,
     )
 
 
 def write_skipped(cache_dir: Path, layout: str, skipped: list[tuple[str, str]]) -> Path:
     """Write ``skipped-files-<layout>.csv`` (path, reason) into ``cache_dir``."""
     path = Path(cache_dir) / f"skipped-files-{layout}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "reason"])
         writer.writerows(sorted(skipped))
-    os.replace(tmp, path)
     return path

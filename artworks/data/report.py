@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import WandbLogger
-
 from artworks.data.split import SPLITS
-from artworks.errors import ArtworksError
+from artworks.runtime import wandb_run
+from artworks.runtime.command import command
+from artworks.storage import atomic_open, atomic_write_json
 
 REPORT_DIR = "data-report"
 
@@ -48,7 +47,7 @@ def duplicate_rows(datamodule: Any) -> list[list[Any]]:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
@@ -105,15 +104,14 @@ def write_data_report(datamodule: Any, out_dir: Path | str, loggers: list[Any] =
         "duplicate_groups": len({row[0] for row in duplicates}),
         "files_in_duplicate_groups": len(duplicates),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):
-            logger.log_table("data/images_per_artist", columns=header, data=counts)
-            logger.log_table("data/skipped_files", columns=["path", "reason"], data=skipped or [["", ""]])
-            logger.log_table("data/duplicate_groups", columns=["group", "path", "artist", "split"],
-                             data=duplicates or [["", "", "", ""]])  # fmt: skip
-            logger.log_image("data/images_per_artist_plot", images=[str(out / "images_per_artist.png")])
-            logger.experiment.summary.update({f"data/{k}": v for k, v in summary.items() if k != "split"})
+    atomic_write_json(out / "summary.json", summary, indent=2, ensure_ascii=False)
+    tables = {
+        "data/images_per_artist": (header, counts),
+        "data/skipped_files": (["path", "reason"], skipped),
+        "data/duplicate_groups": (["group", "path", "artist", "split"], duplicates),
+    }
+    plot = {"data/images_per_artist_plot": out / "images_per_artist.png"}
+    wandb_run.log_data_report(loggers, tables, plot, {k: v for k, v in summary.items() if k != "split"})
     return out
 
 
@@ -130,7 +128,9 @@ def format_table(rows: list[list[Any]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
+    """``python -m artworks.data.report [--out DIR] [overrides]``: the data report of a config's dataset."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--out", type=Path, default=None, help="report folder's parent (default: the cache dir)"
@@ -141,17 +141,15 @@ def main(argv: list[str] | None = None) -> None:
     from hydra.utils import instantiate
 
     from artworks.config import config_dir
+    from artworks.config.schema import DATA, check_config
 
-    try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=args.overrides)
-        datamodule = instantiate(cfg.data)
-        datamodule.prepare_data()
-        datamodule.setup("fit")
-        out = write_data_report(datamodule, args.out or datamodule.cache_dir)
-    except ArtworksError as err:
-        print(f"\nartworks: {err.render()}\n", file=sys.stderr)
-        raise SystemExit(2) from None
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=args.overrides)
+    check_config(cfg, DATA)
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    out = write_data_report(datamodule, args.out or datamodule.cache_dir)
     summary = json.loads((out / "summary.json").read_text())
     with open(out / "images_per_artist.csv", newline="", encoding="utf-8") as f:
         header, *rows = list(csv.reader(f))

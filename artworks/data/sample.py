@@ -22,6 +22,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from artworks.errors import ArtworksError
+from artworks.runtime.command import command
+from artworks.storage import atomic_write_json
 
 MARKER = "sample.json"
 CSV_COLUMNS = ["id", "name", "years", "genre", "nationality", "bio", "wikipedia", "paintings"]
@@ -131,12 +133,17 @@ def ensure_sample(root: Path | str, **settings) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".artworks"):
         shutil.rmtree(stale)
+    # the marker says "a sample, being written" first and "this sample, complete" last: a run killed
+    # half-way leaves a folder the next run recognises and writes again (every file of it, artists.csv too)
+    atomic_write_json(marker, {**settings, "complete": False})
     write_sample(root, **settings)
-    marker.write_text(json.dumps(settings))
+    atomic_write_json(marker, settings)
     return root
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
+    """``python -m artworks.data.sample DIR``: write the synthetic dataset."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="where to write the dataset")
     parser.add_argument("--artists", type=int, default=8)

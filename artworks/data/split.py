@@ -15,11 +15,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-import os
 from collections import defaultdict
 from pathlib import Path
 
 from artworks.data.index import ImageIndex
+from artworks.storage import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +95,9 @@ def load_or_create_split(
             "are in train: %s. Their val/test accuracy is not measured.",
             ", ".join(train_only),
         )
-    split_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = split_path.with_suffix(f".tmp{os.getpid()}")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(split_path, newline="") as f:  # every experiment on this data trusts it: whole or absent
         writer = csv.writer(f)
         writer.writerow(["path", "artist", "label", "split", "group"])
         for path, label, split, group in zip(index.paths, index.labels, assigned, index.groups, strict=True):
             writer.writerow([path, index.classes[label], label, split, index.paths[group]])
-    os.replace(tmp, split_path)
     return assigned, split_path

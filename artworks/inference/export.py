@@ -5,7 +5,7 @@ The exported model takes **uint8** RGB images, shape N×3×S×S (S = the trainin
 probabilities)``, both N×classes. Class names, mean/std and S travel with the file: ONNX ``metadata_props``,
 TorchScript ``_extra_files["metadata.json"]`` (see :func:`export_metadata`).
 
-ONNX goes through ``torch.onnx.export``'s default (``dynamo=True``, torch.export-based) exporter, which needs
+ONNX goes through ``torch.onnx.export``'s ``dynamo=True`` (torch.export-based) exporter, which needs
 ``onnxscript`` (a PyPI package, so it installs offline from a wheel cache like everything else); the older
 TorchScript-based exporter is deprecated since torch 2.9.
 """
@@ -23,6 +23,7 @@ from torch import nn
 
 from artworks.errors import ArtworksError
 from artworks.inference.predictor import input_size
+from artworks.storage import atomic_path
 from artworks.training.checkpoint import load_classifier
 from artworks.training.module import ArtistClassifier
 
@@ -42,10 +43,11 @@ class DeployableClassifier(nn.Module):
         super().__init__()
         self.preprocess = module.preprocess
         self.net = module.net
+        self.temperature = float(getattr(module, "temperature", 1.0))  # the checkpoint's calibration
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.net(self.preprocess(images, augment=False))
-        return logits, logits.softmax(dim=1)
+        return logits, (logits / self.temperature).softmax(dim=1)
 
 
 def export_metadata(module: ArtistClassifier, image_size: int, source: Path) -> dict[str, str]:
@@ -58,7 +60,8 @@ def export_metadata(module: ArtistClassifier, image_size: int, source: Path) -> 
         "image_size": str(image_size),
         "input": f"{INPUT_NAME}: uint8 RGB, N x 3 x {image_size} x {image_size}, values 0-255; "
         "normalised inside as (x/255 - mean) / std",
-        "outputs": "logits, probabilities (softmax), both N x len(class_names)",
+        "outputs": "logits, probabilities (softmax of logits / temperature), both N x len(class_names)",
+        "temperature": str(float(getattr(module, "temperature", 1.0))),
         "experiment": str(module.hparams.get("experiment", "")),
         "source_checkpoint": source.name,
     }
@@ -79,6 +82,7 @@ def export_onnx(
         program = torch.onnx.export(
             model,
             (example,),
+            dynamo=True,  # the torch.export-based exporter (the default only since torch 2.9)
             verbose=False,
             input_names=[INPUT_NAME],
             output_names=list(OUTPUT_NAMES),
@@ -91,7 +95,8 @@ def export_onnx(
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
+    with atomic_path(path, keep_suffix=True) as tmp:  # a kill or a full disk never leaves half a model
+        onnx.save(proto, str(tmp))
 
 
 def export_torchscript(
@@ -105,7 +110,8 @@ def export_torchscript(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
         traced = torch.jit.trace(model, example, check_trace=False)
-        torch.jit.save(traced, str(path), _extra_files={"metadata.json": json.dumps(metadata)})
+        with atomic_path(path, keep_suffix=True) as tmp:
+            torch.jit.save(traced, str(tmp), _extra_files={"metadata.json": json.dumps(metadata)})
 
 
 def read_torchscript(path: Path | str) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:

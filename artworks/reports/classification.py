@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import classification_report
 
+from artworks.storage import atomic_open, atomic_write_text
+
 COLUMNS = ("artist", "precision", "recall", "f1-score", "support")
 SUMMARY_ROWS = ("accuracy", "macro avg", "weighted avg")
 HEADLINE = {
@@ -62,24 +64,38 @@ def artist_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
-    with path.open("w", newline="") as f:
+    """The report as CSV (written whole or not at all: compare and W&B read it back)."""
+    with atomic_open(path, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows({k: ("" if r[k] is None else r[k]) for k in COLUMNS} for r in rows)
 
 
 def write_markdown(
-    rows: Sequence[Mapping[str, Any]], path: Path, title: str, metrics: Mapping[str, float], prefix: str
+    rows: Sequence[Mapping[str, Any]],
+    path: Path,
+    title: str,
+    metrics: Mapping[str, Any],
+    prefix: str,
+    sections: Sequence[str] = (),
 ) -> None:
-    """The report as a Markdown table under a title and the headline metrics (keys ``<prefix>/<name>``)."""
+    """The report as a Markdown table under a title and the headline metrics (keys ``<prefix>/<name>``).
+
+    A headline metric with an interval (``<prefix>/<name>_ci95``) shows it; ``sections`` (Markdown lines)
+    follow the table.
+    """
     lines = [f"# {title}", ""]
     for name, label in HEADLINE.items():
         if f"{prefix}/{name}" in metrics:
-            lines.append(f"- {label}: {metrics[f'{prefix}/{name}']:.4f}")
+            ci = metrics.get(f"{prefix}/{name}_ci95")
+            interval = f" (95 % CI {ci[0]:.4f} to {ci[1]:.4f}, stratified bootstrap)" if ci else ""
+            lines.append(f"- {label}: {metrics[f'{prefix}/{name}']:.4f}{interval}")
     lines += ["", "| " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * (len(COLUMNS) - 1)]
     for r in rows:
         cells = [str(r["artist"])]
         cells += ["" if r[k] is None else f"{r[k]:.3f}" for k in ("precision", "recall", "f1-score")]
         cells.append(str(r["support"]))
         lines.append("| " + " | ".join(cells) + " |")
-    path.write_text("\n".join(lines) + "\n")
+    if sections:
+        lines += ["", *sections]
+    atomic_write_text(path, "\n".join(lines) + "\n")

@@ -1,12 +1,14 @@
 """Compare finished runs from their local outputs alone: one table, one plot.
 
     python -m artworks.compare outputs/multiruns/<sweep>            # every run under a multirun directory
-    python -m artworks.compare RUN_DIR RUN_DIR ... [--out DIR] [--reference]
+    python -m artworks.compare RUN_DIR RUN_DIR ... [--out DIR] [--reference] [--reference-experiment NAME]
 
-Writes ``comparison.md`` (one row per experiment: mean ± std over its runs, e.g. seeds; then one row per run)
+Writes ``comparison.md`` (one row per experiment: mean ± std over its runs, e.g. seeds or splits; every
+experiment against a reference, paired on the test images (``artworks.reports.paired``); one row per run)
 and ``comparison.png`` (``val/macro_acc`` per epoch of every experiment). Reads each run's ``metrics.json``,
-``history.csv`` and, when Hydra wrote it, ``.hydra/overrides.yaml``: runs differing in an override other
-than ``seed`` and ``model`` are kept apart (e.g. ``-m model=a,b optimizer.lr=1e-3,1e-4 seed=1,2``).
+``history.csv``, ``test_predictions.csv`` and, when Hydra wrote it, ``.hydra/overrides.yaml``: runs
+differing in an override other than ``seed``, ``model`` and ``data.split_seed`` are kept apart (e.g.
+``-m model=a,b optimizer.lr=1e-3,1e-4 seed=1,2``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import csv
 import json
 import re
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +25,19 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from artworks.errors import ArtworksError
+from artworks.reports import paired
 from artworks.reports.plots import plot_curves
+from artworks.runtime import wandb_run
+from artworks.storage.atomic import atomic_write_text
 from artworks.training.callbacks.history import read_history
 
 CURVE_METRIC = "val/macro_acc"
 REFERENCE_FILE = Path(__file__).resolve().parent / "seed_reference.csv"
-AVERAGED_OVERRIDES = ("seed", "model")  # seeds are averaged over; the model is the experiment itself
+AVERAGED_OVERRIDES = (
+    "seed",
+    "model",
+    "data.split_seed",
+)  # seeds and splits are averaged over; model: the row
 
 
 def _fixed(digits: int) -> Callable[[float], str]:
@@ -137,6 +146,13 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 def experiment_table(runs: Sequence[dict[str, Any]], reference: bool = False) -> str:
     """One row per experiment (group of runs): mean ± std of every column over its runs."""
+    return _markdown_table(*experiment_rows(runs, reference))
+
+
+def experiment_rows(
+    runs: Sequence[dict[str, Any]], reference: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of :func:`experiment_table`."""
     header = ["experiment", "runs", *(title for _, title, _ in COLUMNS)]
     ref = _reference() if reference else {}
     if reference:
@@ -148,7 +164,7 @@ def experiment_table(runs: Sequence[dict[str, Any]], reference: bool = False) ->
         if reference:
             row.append(ref.get(members[0]["experiment"], "–"))
         rows.append(row)
-    return _markdown_table(header, rows)
+    return header, rows
 
 
 def run_table(runs: Sequence[dict[str, Any]]) -> str:
@@ -181,24 +197,64 @@ def curves(runs: Sequence[dict[str, Any]], metric: str = CURVE_METRIC) -> dict[s
     return result
 
 
-def compare(paths: Sequence[Path | str], out_dir: Path | str, reference: bool = False) -> str:
-    """Write ``comparison.md`` and ``comparison.png`` into ``out_dir``; return the experiment table."""
+def compare(
+    paths: Sequence[Path | str],
+    out_dir: Path | str,
+    reference: bool = False,
+    reference_experiment: str | None = None,
+    wandb_settings: Mapping[str, Any] | None = None,
+    resamples: int = 1000,
+) -> str:
+    """Write ``comparison.md`` and ``comparison.png`` into ``out_dir``; return the experiment table.
+
+    ``reference_experiment``: the experiment every other is tested against, paired on the test images
+    (default ``finetune_resnet50`` when present). ``wandb_settings`` (``wandb_run.comparison_settings``):
+    also log the tables and the plot as a W&B run of job type ``compare``.
+    """
     runs = load_runs(find_runs(paths))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = experiment_table(runs, reference)
+    header, rows = experiment_rows(runs, reference)
+    table = _markdown_table(header, rows)
     plot_curves(curves(runs), out_dir / "comparison.png", CURVE_METRIC, f"{CURVE_METRIC} per epoch")
     notes = (
         "Each row: mean ± sample standard deviation over the experiment's runs (e.g. seeds). Test metrics "
         "are of the best-validation checkpoint; best epoch counts from 0; wall time is fit (training and "
         "validation); train img/s counts training batches only (data loading included, validation excluded)."
     )
+    splits = {run["overrides"].get(paired.SPLIT_KEY) for run in runs} - {None}
+    if len(splits) > 1:
+        notes += (
+            f" The runs cover {len(splits)} splits ({paired.SPLIT_KEY}={','.join(sorted(splits))}): the "
+            "mean ± std is over splits and seeds together, so it includes test-set variation."
+        )
     if reference:
         notes += (
             " The seed authors' figures are validation accuracy (not macro accuracy) of their own code after "
             "30 epochs on the real data (BRIEF §1)."
         )
-    text = [f"# Comparison of {len(runs)} runs", "", notes, "", table, "", "## Runs", "", run_table(runs)]
+    text = [f"# Comparison of {len(runs)} runs", "", notes, "", table, ""]
+    tables = {"comparison/experiments": (header, rows)}
+    groups = _groups(runs)
+    ref = paired.pick_reference(groups, reference_experiment)
+    if reference_experiment and ref is None:
+        raise ArtworksError(
+            f"--reference-experiment {reference_experiment} matches none of the compared experiments "
+            f"({', '.join(groups)}). Pass one of them (the row label, or an experiment name with one row)."
+        )
+    if ref is not None and len(groups) > 1:
+        results = paired.compare_to_reference(groups, ref, resamples)
+        text += [*paired.paired_markdown(results, resamples), ""]
+        tables["comparison/vs_reference"] = (list(paired.HEADER), [r.row() for r in results])
+    elif len(groups) > 1:
+        text += [
+            f"No paired tests: the default reference {paired.DEFAULT_REFERENCE} is not among the "
+            "experiments; name one with --reference-experiment NAME.",
+            "",
+        ]
+    text += ["## Runs", "", run_table(runs)]
     text += ["", f"![{CURVE_METRIC} per epoch](comparison.png)", ""]
-    (out_dir / "comparison.md").write_text("\n".join(text))
+    atomic_write_text(out_dir / "comparison.md", "\n".join(text))
+    if wandb_settings is not None:
+        wandb_run.log_comparison(wandb_settings, tables, out_dir / "comparison.png")
     return table

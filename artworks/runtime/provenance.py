@@ -16,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from artworks.storage import atomic_write_json
+
 PACKAGES = (
     "artworks",
     "torch",
@@ -74,5 +76,5 @@ def write_provenance(output_dir: Path) -> Path:
     path = output_dir / PROVENANCE_FILE
     sessions = json.loads(path.read_text())["sessions"] if path.is_file() else []
     sessions.append(session_record())
-    path.write_text(json.dumps({"sessions": sessions}, indent=2))
+    atomic_write_json(path, {"sessions": sessions}, indent=2)  # read back by every resumed session
     return path

@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from artworks.errors import describe_error
+from artworks.storage import atomic_write_json, atomic_write_text
 from artworks.training import resume
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,7 @@ def record_failure(error: BaseException) -> dict[str, Any]:
         "log": str(log_path),
         "job_dir": str(job_dir),
     }
-    job_dir.mkdir(parents=True, exist_ok=True)
-    (job_dir / FAILURE_FILE).write_text(json.dumps(failure, indent=2))
+    atomic_write_json(job_dir / FAILURE_FILE, failure, indent=2)
     return failure
 
 
@@ -52,6 +52,7 @@ def clear_failure(job_dir: Path) -> None:
 
 
 def collect_failures(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Every job's failure record under ``sweep_dir``."""
     return [json.loads(p.read_text()) for p in sorted(Path(sweep_dir).glob(f"*/{FAILURE_FILE}"))]
 
 
@@ -74,8 +75,8 @@ class SweepFailures(Callback):
         if not failures:
             return
         report = format_failures(failures)
-        (sweep_dir / "failures.json").write_text(json.dumps(failures, indent=2))
-        (sweep_dir / "failures.md").write_text(report + "\n")
+        atomic_write_json(sweep_dir / "failures.json", failures, indent=2)
+        atomic_write_text(sweep_dir / "failures.md", report + "\n")
         rerun = "Fix the cause and run the same command again with resume=auto: finished jobs are skipped."
         print(f"\n{report}\n(also in {sweep_dir / 'failures.md'})\n{rerun}\n", file=sys.stderr)
         failed_sweeps.append(sweep_dir)

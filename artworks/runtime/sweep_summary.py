@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from artworks.errors import ArtworksError
 from artworks.reports.compare import compare
+from artworks.runtime import wandb_run
 
 
 class SweepSummary(Callback):
@@ -25,7 +26,8 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            table = compare([sweep_dir], sweep_dir, reference=self.reference)
+            settings = wandb_run.comparison_settings(config)  # a W&B run of job type compare, if W&B is on
+            table = compare([sweep_dir], sweep_dir, reference=self.reference, wandb_settings=settings)
         except ArtworksError as err:
             print(f"\nNo comparison of {sweep_dir}: {err}\n")
             return

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from artworks.errors import ArtworksError
+from artworks.storage.atomic import atomic_save_torch
 
 # Fields of the network's hyperparameters that change the shape of its weights.
 ARCHITECTURE_KEYS = ("arch", "activation", "depthwise", "attention")
@@ -97,7 +98,10 @@ def check_compatible(
 
 
 def load_classifier(path: Path | str, map_location: Any = "cpu") -> Any:
-    """An ``ArtistClassifier`` rebuilt from a checkpoint alone, in eval mode (evaluation, prediction)."""
+    """An ``ArtistClassifier`` rebuilt from a checkpoint alone, in eval mode (evaluation, prediction).
+
+    Its ``temperature`` attribute is the checkpoint's calibration (1 for checkpoints without one).
+    """
     from artworks.training.module import ArtistClassifier
 
     checkpoint = load_checkpoint(path, map_location=map_location)
@@ -110,4 +114,21 @@ def load_classifier(path: Path | str, map_location: Any = "cpu") -> Any:
             f"({str(err).splitlines()[0]}). The file was probably written by another version of this "
             "project; retrain or use another checkpoint."
         ) from err
+    model.temperature = temperature(checkpoint)
     return model.eval()
+
+
+def temperature(checkpoint: dict[str, Any]) -> float:
+    """The checkpoint's calibration temperature (probabilities = softmax(logits / T)); 1 when it has none."""
+    return float((checkpoint.get("calibration") or {}).get("temperature", 1.0))
+
+
+def store_calibration(path: Path | str, calibration: dict[str, float]) -> None:
+    """Add ``calibration`` (plain data, e.g. ``{"temperature": 1.7}``) to the checkpoint at ``path``.
+
+    Top-level and plain, so weights-only loading reads it and Lightning ignores it; the file is replaced
+    atomically (a kill leaves the old checkpoint, never a torn one).
+    """
+    checkpoint = load_checkpoint(path)
+    checkpoint["calibration"] = dict(calibration)
+    atomic_save_torch(path, checkpoint)

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from artworks.data.samplers import gather_eval_outputs
 from artworks.models import build_model, stage_param_groups
+from artworks.training.augment import batch_mix
+from artworks.training.losses import ImbalanceAwareCrossEntropy
 from artworks.training.preprocess import BatchPreprocess
+
+MIX_KEYS = ("mixup_alpha", "cutmix_alpha")  # model.augment keys that act on the batch, not on each image
 
 # Preprocessing lives in the module on purpose (checkpoints carry it); Lightning warns about it every run.
 warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer` in `LightningModule`.*")
 
 
 class ArtistClassifier(L.LightningModule):
-    """Cross-entropy classifier with macro accuracy (mean per-class recall) as the headline metric.
+    """Artist classifier with macro accuracy (mean per-class recall) as the headline metric.
 
     Every argument is plain data (dicts, lists, numbers), saved in the checkpoint's hyperparameters, so a
     checkpoint alone rebuilds the network, its class names and its preprocessing.
@@ -31,13 +36,21 @@ class ArtistClassifier(L.LightningModule):
         net: keyword arguments of ``artworks.models.build_model`` (without ``num_classes``).
         class_names: artist names, index = label.
         optimizer: Hydra config of the optimizer (``_target_`` + arguments, without ``params``).
-        scheduler: Hydra config of the LR scheduler (``_target_`` + arguments, without ``optimizer``),
-            stepped once per epoch; ``None`` for a constant LR.
+        scheduler: Hydra config of the LR scheduler (``_target_`` + arguments, without ``optimizer``) and
+            ``interval`` (``epoch``, the default, or ``step``: when it steps); ``total_steps`` and
+            ``steps_per_epoch`` are passed when its signature asks for them. ``None`` for a constant LR.
         preprocess: ``mean``, ``std`` (RGB, [0, 1] units), ``rotate90`` (train-time augmentation) and
-            ``image_size`` (the square input size, for inference).
+            ``image_size`` (the square input size the network trains at).
         experiment: the experiment's name, for logs and reports.
         stage_lr_mult: learning-rate multiplier per stage (``{"layer4": 1.0, "fc": 10.0}``); stages not
             named train at the optimizer's ``lr``. ``None``: one LR for all.
+        loss: ``ImbalanceAwareCrossEntropy`` options (``class_weights``, ``label_smoothing``,
+            ``logit_adjust_tau``); ``None``: plain cross-entropy.
+        augment: training augmentation: ``BatchPreprocess`` options (crop, flip, colour jitter, how
+            evaluation fits the image) and ``mixup_alpha``/``cutmix_alpha`` for the batch.
+        class_counts: train-split images per class (class weights, logit adjustment).
+        decay_norms_and_biases: ``False`` puts normalisation weights and biases (every parameter with
+            fewer than 2 dimensions) in groups with ``weight_decay=0``.
         load_weights: ``False`` to skip pretrained weights (a checkpoint provides them).
         channels_last: keep the network and its input batches in NHWC memory layout (faster convolutions
             on tensor-core GPUs).
@@ -55,6 +68,10 @@ class ArtistClassifier(L.LightningModule):
         preprocess: dict[str, Any],
         experiment: str = "experiment",
         stage_lr_mult: dict[str, float] | None = None,
+        loss: dict[str, Any] | None = None,
+        augment: dict[str, Any] | None = None,
+        class_counts: list[int] | None = None,
+        decay_norms_and_biases: bool = True,
         load_weights: bool = True,
         channels_last: bool = False,
         compile: bool = False,
@@ -68,8 +85,12 @@ class ArtistClassifier(L.LightningModule):
             self.net.to(memory_format=torch.channels_last)
         if compile:
             self.net.compile(**(compile_options or {}))
-        self.preprocess = BatchPreprocess(**preprocess)
+        augment = dict(augment or {})
+        mix = {k: augment.pop(k) for k in MIX_KEYS if k in augment}
+        self.preprocess = BatchPreprocess(**preprocess, **augment)
         n = len(class_names)
+        self.batch_mix = batch_mix(n, **mix)
+        self.criterion = ImbalanceAwareCrossEntropy(class_counts, **(loss or {}))
         metrics = MetricCollection(
             {
                 "macro_acc": MulticlassAccuracy(num_classes=n, average="macro"),
@@ -88,6 +109,41 @@ class ArtistClassifier(L.LightningModule):
         self.eval_loss = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self._test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
+    @classmethod
+    def from_config(
+        cls, model: DictConfig, datamodule: Any, speed: DictConfig | None = None
+    ) -> ArtistClassifier:
+        """The classifier a composed ``model`` config describes, for ``datamodule``'s data.
+
+        The data supplies what only it knows (artist names, their train counts, the normalisation
+        statistics ``model.normalize`` chose, the image size); ``speed`` the run-time options.
+        """
+        kwargs = OmegaConf.to_container(model, resolve=True)
+        kwargs.pop("normalize", None)  # read by the data config (data.normalize), which computes mean/std
+        mean, std = datamodule.channel_stats()
+        preprocess = {
+            "mean": mean,
+            "std": std,
+            "rotate90": datamodule.rotate90,
+            "image_size": datamodule.image_size,
+        }
+        speed_kwargs = {}
+        if speed is not None:
+            speed_kwargs = {
+                "channels_last": speed.channels_last,
+                "compile": speed.compile,
+                "compile_options": OmegaConf.to_container(speed.compile_options)
+                if speed.compile_options
+                else {},
+            }
+        return cls(
+            **kwargs,
+            class_names=datamodule.classes,
+            class_counts=datamodule.class_counts("train"),
+            preprocess=preprocess,
+            **speed_kwargs,
+        )
+
     @property
     def class_names(self) -> list[str]:
         return list(self.hparams.class_names)
@@ -102,32 +158,41 @@ class ArtistClassifier(L.LightningModule):
         images = self.preprocess(images, augment=augment).contiguous(memory_format=self.memory_format)
         return images, labels
 
-    def _shared_step(self, batch: Any, metrics: MetricCollection, stage: str) -> torch.Tensor:
+    def _eval_step(self, batch: Any, metrics: MetricCollection, stage: str) -> None:
         images, labels = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels)
+        loss = self.criterion(logits, labels, train=False)  # plain cross-entropy: comparable across recipes
         metrics.update(logits, labels)
         if stage == "test":
             self._test_outputs.append((logits.detach(), labels))
-        if stage == "train":
-            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
-        else:
-            self.eval_loss[stage].update(loss, weight=len(labels))
-            self.log(f"{stage}/loss", self.eval_loss[stage], on_epoch=True, prog_bar=True)
-        return loss
+        self.eval_loss[stage].update(loss, weight=len(labels))
+        self.log(f"{stage}/loss", self.eval_loss[stage], on_epoch=True, prog_bar=True)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._shared_step(batch, self.train_metrics, "train")
+        images, labels = batch
+        targets = labels
+        if self.batch_mix is not None:  # MixUp/CutMix: soft targets; the metrics keep the images' own labels
+            images, targets = self.batch_mix(images, labels)
+        logits = self(images)
+        loss = self.criterion(logits, targets)
+        self.train_metrics.update(logits, labels)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
+        return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._shared_step(batch, self.val_metrics, "val")
+        self._eval_step(batch, self.val_metrics, "val")
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._shared_step(batch, self.test_metrics, "test")
+        self._eval_step(batch, self.test_metrics, "test")
 
     def on_train_epoch_start(self) -> None:
-        # logged here rather than by LearningRateMonitor, which refuses to run without a logger
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+        # Logged here as well as by LearningRateMonitor (task.py adds it when there is a logger; it refuses to
+        # run without one): history.csv and logger=none runs see every parameter group's LR too.
+        groups = self.optimizers().param_groups
+        self.log("train/lr", groups[0]["lr"])
+        if len(groups) > 1:
+            for i, group in enumerate(groups):
+                self.log(f"train/lr/{group.get('name', i)}", group["lr"])
 
     def on_train_epoch_end(self) -> None:
         self.log_dict(self.train_metrics.compute())
@@ -160,14 +225,44 @@ class ArtistClassifier(L.LightningModule):
         # under DDP every rank gets every rank's share, in dataset order
         self._test_outputs = [gather_eval_outputs(*self.test_outputs())]
 
-    def configure_optimizers(self) -> Any:
-        params = [p for p in self.parameters() if p.requires_grad]
+    def _param_groups(self) -> list[Any]:
+        """Trainable parameters: one list, or groups per stage LR and/or without weight decay."""
+        params: list[Any] = [p for p in self.parameters() if p.requires_grad]
         if self.hparams.get("stage_lr_mult"):
             arch, lr = self.hparams.net.get("arch", "resnet50"), self.hparams.optimizer["lr"]
             params = stage_param_groups(self.net, arch, lr, self.hparams.stage_lr_mult)
+        if self.hparams.get("decay_norms_and_biases", True):
+            return params
+        groups = params if isinstance(params[0], dict) else [{"name": "all", "params": params}]
+        return [split for group in groups for split in _split_no_decay(group)]
+
+    def configure_optimizers(self) -> Any:
         # _partial_: Hydra would turn param-group dicts into DictConfigs
-        optimizer = instantiate(self.hparams.optimizer, _partial_=True)(params)
+        optimizer = instantiate(self.hparams.optimizer, _partial_=True)(self._param_groups())
         if not self.hparams.scheduler:
             return optimizer
-        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        config = dict(self.hparams.scheduler)
+        interval = config.pop("interval", "epoch")
+        scheduler = instantiate(config, optimizer=optimizer, **self._run_length(config["_target_"]))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+    def _run_length(self, target: str) -> dict[str, int]:
+        """``total_steps`` and ``steps_per_epoch`` for a scheduler that asks for them (warm-up + cosine)."""
+        wanted = inspect.signature(get_object(target)).parameters
+        if not {"total_steps", "steps_per_epoch"} & set(wanted):
+            return {}
+        total = int(self.trainer.estimated_stepping_batches)
+        sizes = {"total_steps": total, "steps_per_epoch": max(total // max(self.trainer.max_epochs, 1), 1)}
+        return {k: v for k, v in sizes.items() if k in wanted}
+
+
+def _split_no_decay(group: dict[str, Any]) -> list[dict[str, Any]]:
+    """``group`` as two: weights with weight decay, and norm weights and biases (< 2 dims) without it."""
+    decay = [p for p in group["params"] if p.ndim > 1]
+    no_decay = [p for p in group["params"] if p.ndim <= 1]
+    name = group.get("name", "all")
+    halves = [
+        {**group, "params": decay},
+        {**group, "name": f"{name}/no_decay", "params": no_decay, "weight_decay": 0.0},
+    ]
+    return [h for h in halves if h["params"]]

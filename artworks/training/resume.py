@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from artworks.errors import ArtworksError
+from artworks.runtime import wandb_run
+from artworks.storage import atomic_write_json, hold_folder, remove_orphans
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,12 @@ RUN_STATE = "resume.json"
 SWEEP_STATE = "sweep.json"
 METRICS = "metrics.json"
 # Top-level keys that do not change what a run trains; ignored when matching a run to resume.
-IGNORED_KEYS = ("hydra", "resume", "ckpt_path", "logger", "traceback")
+IGNORED_KEYS = ("hydra", "resume", "ckpt_path", "logger", "report", "traceback")
 OUTPUT_DIR_PLACEHOLDER = "<run dir>"
+IN_USE_HINT = (
+    "Two processes training one run folder would overwrite each other's checkpoints. Wait for that one to "
+    "finish (or end it), then run the same command again: resume=auto continues where it stopped."
+)
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -73,8 +80,15 @@ def _wants_latest(cfg: DictConfig) -> bool:
 
 
 def _newest_match(parent: Path, state_name: str, key: str, value: str) -> Path | None:
-    """The newest folder under ``parent`` whose ``state_name`` records ``key == value``."""
+    """The newest folder under ``parent`` whose ``state_name`` records ``key == value``.
+
+    A folder without ``state_name`` is a run killed before it recorded itself, never continued: what its
+    killed writers left there is removed on the way.
+    """
     matches = []
+    for folder in parent.glob("*"):
+        if folder.is_dir() and not (folder / state_name).exists():
+            remove_orphans(folder)
     for state in parent.glob(f"*/{state_name}"):
         try:
             if json.loads(state.read_text()).get(key) == value:
@@ -134,17 +148,11 @@ def resume_sweep_dir(default: str, *, _root_: DictConfig) -> str:
     return _chosen[default]
 
 
-def register_resolvers() -> None:
-    for name, fn in (("resume_run_dir", resume_run_dir), ("resume_sweep_dir", resume_sweep_dir)):
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, fn)
-
-
 def record_sweep(cfg: DictConfig) -> Path:
     """Write the sweep's identity (for a later ``resume=auto``) and pin its folder for every job."""
     sweep_dir = Path(cfg.hydra.sweep.dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / SWEEP_STATE).write_text(json.dumps({"sweep_hash": sweep_hash(cfg)}, indent=2))
+    atomic_write_json(sweep_dir / SWEEP_STATE, {"sweep_hash": sweep_hash(cfg)}, indent=2)
     quoted = str(sweep_dir).replace("\\", "\\\\").replace("'", "\\'")
     with read_write(cfg.hydra), open_dict(cfg.hydra):
         cfg.hydra.sweep.dir = str(sweep_dir)
@@ -163,6 +171,8 @@ class ResumePlan:
 
 def prepare(cfg: DictConfig, output_dir: Path) -> ResumePlan:
     """Decide where training starts, record the run's identity, and point the W&B logger at the same run."""
+    if rank_zero_only.rank == 0:  # the rank that writes the run's files holds its folder (and cleans it)
+        hold_folder(output_dir, IN_USE_HINT)
     state_path = output_dir / RUN_STATE
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     current_hash = config_hash(cfg)
@@ -183,16 +193,6 @@ def prepare(cfg: DictConfig, output_dir: Path) -> ResumePlan:
             log.info("Resuming %s from %s", output_dir, ckpt)
         else:
             log.info("No checkpoint to resume in %s; starting from scratch.", output_dir)
-    # derived from the run dir: every DDP rank of the run agrees on it
-    wandb_id = state.get("wandb_id") or hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:12]
-    output_dir.mkdir(parents=True, exist_ok=True)
-    state_path.write_text(json.dumps({"config_hash": current_hash, "wandb_id": wandb_id}, indent=2))
-    wandb_cfg = OmegaConf.select(cfg, "logger.wandb")
-    if wandb_cfg is not None:
-        with open_dict(cfg):
-            wandb_cfg.id = wandb_id
-            wandb_cfg.resume = "allow"  # continues the W&B run of the same id, or starts it
+    wandb_id = wandb_run.continue_run(cfg, output_dir, state.get("wandb_id"))  # the same W&B run
+    atomic_write_json(state_path, {"config_hash": current_hash, "wandb_id": wandb_id}, indent=2)
     return ResumePlan(str(ckpt) if ckpt else None, wandb_id)
-
-
-register_resolvers()

@@ -55,6 +55,7 @@ def test_ablation_experiment_is_the_2x2x2_grid(make_cfg) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_ablation_multirun_runs_a_chosen_subset(sample_root, resnet50_weights, tmp_path) -> None:
     sweep_dir = tmp_path / "sweep"
     cmd = multirun_command(

@@ -62,6 +62,7 @@ def test_defaults_are_the_seed_recipe_on_the_real_data():
     assert list(cfg.logger) == ["wandb"] and cfg.logger.wandb.name == cfg.model.experiment
 
 
+@pytest.mark.e2e
 def test_configs_are_found_from_the_installed_package(tmp_path):
     """A non-editable install gets conf/ as artworks/conf inside the wheel, where config_dir() looks first."""
     repo = Path(__file__).resolve().parents[2]

@@ -9,7 +9,9 @@ a tiny artist folder, and a flat ``resized/resized/`` folder.
 from __future__ import annotations
 
 import csv
+import errno
 import logging
+import os
 import shutil
 import tracemalloc
 from collections import Counter
@@ -26,6 +28,7 @@ from artworks.data.images import ImageFileDataset, decode, load_image
 from artworks.data.index import scan_images
 from artworks.data.sample import _style, render
 from artworks.data.split import load_or_create_split
+from artworks.errors import ArtworksError
 
 DURER = ["Albrecht_Du╠êrer", "Albrecht_DuΓòá├¬rer"]
 ARTISTS = {"Vincent_van_Gogh": 8, "Edgar_Degas": 6, DURER[0]: 4, "Jackson_Pollock": 2}
@@ -178,8 +181,8 @@ def test_file_checks_are_reused_and_redone_for_changed_files(quirk_root, tmp_pat
     opened = []
     import artworks.data.validate as validate
 
-    real = validate.open_image
-    monkeypatch.setattr(validate, "open_image", lambda p, m: opened.append(p) or real(p, m))
+    real = validate.inspect_file
+    monkeypatch.setattr(validate, "inspect_file", lambda r, rel, *a: opened.append(rel) or real(r, rel, *a))
     scan_images(root, layout="resized")
     assert opened == []
     _paint(3, 9).save(root / "resized" / "resized" / "Edgar_Degas_1.jpg")
@@ -237,3 +240,58 @@ def test_datamodule_serves_equal_uint8_batches_cached_and_uncached(quirk_root, t
     assert len(batches[True]) == len(batches[False]) > 0
     for (a, la), (b, lb) in zip(batches[True], batches[False], strict=True):
         assert torch.equal(a, b) and torch.equal(la, lb)
+
+
+# -- the first run: one decode per file ----------------------------------------------------------
+
+
+def test_first_run_checks_and_caches_every_file_in_one_decode_as_two_passes_would(
+    index, quirk_root, tmp_path, monkeypatch
+):
+    import artworks.data.cache as cache
+    import artworks.data.validate as validate
+
+    inspected, row_decodes = [], []
+    real_inspect, real_load = validate.inspect_file, cache.load_image
+    monkeypatch.setattr(
+        cache, "inspect_file", lambda r, rel, *a: inspected.append(rel) or real_inspect(r, rel, *a)
+    )
+    monkeypatch.setattr(cache, "load_image", lambda *a: row_decodes.append(a[0]) or real_load(*a))
+    fused = scan_images(quirk_root, layout="images", cache_dir=tmp_path / "fused", cache_size=SIZE)
+    assert len(inspected) == len(set(inspected)) and row_decodes == []  # each file read and decoded once
+    # the same index as the check-only pass (these files are small: the same draft scale either way) ...
+    assert (fused.paths, fused.labels, fused.groups, fused.skipped) == (
+        index.paths, index.labels, index.groups, index.skipped
+    )  # fmt: skip
+    # ... and the same rows as caching the files that passed, bad files (truncated, empty, HTML) left out
+    two_pass = build_cache(index.root, index.paths, SIZE, tmp_path / "two-pass")
+    assert fused.cache_path.name == two_pass.name
+    assert np.array_equal(np.load(fused.cache_path), np.load(two_pass))
+
+    inspected.clear(), row_decodes.clear()
+    other = scan_images(quirk_root, layout="images", cache_dir=tmp_path / "fused", cache_size=SIZE + 8)
+    assert inspected == [] and len(row_decodes) == len(index)  # a new size: checks reused, rows decoded
+    assert np.array_equal(
+        np.load(other.cache_path), np.load(build_cache(index.root, index.paths, SIZE + 8, tmp_path))
+    )
+    assert [p.name for p in (tmp_path / "fused").glob("*.tmp*")] == []
+
+
+def test_disk_full_during_a_cache_build_is_one_paragraph_and_leaves_nothing(index, tmp_path, monkeypatch):
+    earlier = build_cache(index.root, index.paths, SIZE, tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(ArtworksError) as err:
+        build_cache(index.root, index.paths, SIZE + 8, tmp_path)
+    message = " ".join(err.value.render().split())
+    assert message.startswith(
+        f"The disk is full: the {SIZE + 8} px image cache of {len(index)} images needs "
+    )
+    assert "data.cache_dir=DIR" in message and "Nothing was left behind" in message
+    leftover = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith((".lock", ".json")))
+    assert leftover == [n for n in before if not n.endswith((".lock", ".json"))]  # no temporary, no new array
+    assert np.array_equal(np.load(earlier), np.load(build_cache(index.root, index.paths, SIZE, tmp_path)))

@@ -12,9 +12,35 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict, read_write
 
 from artworks.config import config_dir
+from artworks.config.study import study_models
 
 TINY_SAMPLE = {"artists": 4, "images_per_artist": 12, "image_size": 40, "seed": 0, "imbalance": "none"}
-MODELS = ["scratch_resnet50", "finetune_resnet50", "freeze14_resnet50", "freeze13_resnet50", "cbam_resnet50"]
+MODELS = study_models()  # the five experiments, from conf/experiment/study.yaml
+
+# The smallest network that trains like the real one (timm's ResNet, 0.47 M parameters, ~5.6 MB checkpoints
+# with Adam state vs ~300 MB for ResNet-50): for tests where ResNet-50 itself is not what is tested.
+TINY_ARCH = "timm/test_resnet"
+
+
+def tiny_net(weights: Path) -> list[str]:
+    """Overrides that swap the experiment's ResNet-50 for ``TINY_ARCH``; ``weights``: the ``tiny_weights``
+    fixture, used by experiments that start from weights (no stage freezing: timm names no ``stem``)."""
+    return [f"model.net.arch={TINY_ARCH}", f"model.net.weights_path={weights}"]
+
+
+# Only the checkpoint a run reads (the best by validation, for testing), and without optimizer state.
+ONLY_BEST_WEIGHTS = [
+    "++callbacks.model_checkpoint.save_last=false",
+    "++callbacks.model_checkpoint.save_weights_only=true",
+    "~callbacks.last_checkpoint",
+]
+
+# Only last.ckpt, without optimizer state: a trained model for tests that predict or export from it.
+LAST_WEIGHTS_ONLY = [
+    "++callbacks.model_checkpoint.save_top_k=0",
+    "++callbacks.model_checkpoint.save_weights_only=true",
+    "~callbacks.last_checkpoint",
+]
 
 # Small, fast settings every composed test config starts from.
 TINY_OVERRIDES = [

@@ -11,9 +11,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from artworks.inference.explain import gradcam, spatial_attention
+from artworks.data.images import IMAGENET_MEAN, IMAGENET_STD
+from artworks.errors import ArtworksError
+from artworks.inference.explain import gradcam, spatial_attention, target_layer
 from artworks.inference.predictor import Predictor, predict_files
 from artworks.models import build_model
+from artworks.training.module import ArtistClassifier
 
 SIZE = 64  # layer4 of a ResNet is 2x2 here, so the maps have some spatial extent
 
@@ -116,3 +119,52 @@ def test_predict_with_explanations_writes_overlays_beside_the_folder_layout(
     )
     assert written == ["a.attention.png", "a.gradcam.png", "sub/b.attention.png", "sub/b.gradcam.png"]
     assert Image.open(tmp_path / "explain" / "a.gradcam.png").size == (SIZE, SIZE)
+
+
+def timm_predictor(arch: str = "timm/test_resnet") -> Predictor:
+    """An untrained timm backbone ready for inference."""
+    torch.manual_seed(0)
+    module = ArtistClassifier(
+        net={"arch": arch, "weights": None},
+        class_names=["a", "b", "c"],
+        optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3},
+        scheduler=None,
+        preprocess={"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "image_size": SIZE},
+    )
+    return Predictor(module, device="cpu")
+
+
+def test_gradcam_target_is_the_last_feature_stage_of_any_backbone():
+    timm_net = timm_predictor().net
+    assert target_layer(timm_net) is timm_net.get_submodule(timm_net.feature_info[-1]["module"])
+    torchvision_net = build_model(4, arch="resnet18")
+    assert target_layer(torchvision_net) is torchvision_net.layer4
+    with pytest.raises(ArtworksError, match="last feature stage"):
+        target_layer(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()))
+
+
+# test_convnext has no ``layer4`` at all (its stages are ``stages.0``..``stages.3``)
+@pytest.mark.parametrize("arch", ["timm/test_resnet", "timm/test_convnext"])
+def test_timm_backbone_is_explained_end_to_end(images: list[Path], tmp_path: Path, arch: str):
+    predictor = timm_predictor(arch)
+    batch = predictor.normalise(torch.stack([predictor.read(p) for p in images]))
+    cams = gradcam(predictor.net, batch, targets=[0, 1, 2])
+    assert cams.shape == (3, SIZE, SIZE) and np.isfinite(cams).all() and cams.max() > 0
+    predict_files(predictor, images[:2], batch_size=2, explain_dir=tmp_path, base=images[0].parent)
+    assert sorted(p.name for p in tmp_path.rglob("*.png")) == sorted(
+        f"{p.stem}.gradcam.png" for p in images[:2]
+    )
+
+
+def test_gradcam_refuses_token_outputs_with_a_clear_message():
+    class Tokens(nn.Module):  # a transformer-like network: its last stage outputs N x tokens x C
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer4 = nn.Linear(3, 4)
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.layer4(x.flatten(2).transpose(1, 2)).mean(dim=1))
+
+    with pytest.raises(ArtworksError, match="feature maps"):
+        gradcam(Tokens(), torch.randn(1, 3, 8, 8), targets=[0])

@@ -30,17 +30,17 @@ def uint8_images(sample_root: Path) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def pytorch(trained_checkpoint, uint8_images: torch.Tensor):
-    """``pytorch(model)``: PyTorch's logits, probabilities and hyperparameters for ``uint8_images`` (once)."""
+def pytorch(uint8_images: torch.Tensor):
+    """``pytorch(ckpt)``: PyTorch's logits, probabilities and hyperparameters for ``uint8_images`` (once)."""
     answers = {}
 
-    def _get(model: str) -> tuple[np.ndarray, np.ndarray, dict]:
-        if model not in answers:
-            predictor = Predictor.from_checkpoint(trained_checkpoint(model), device="cpu")
+    def _get(ckpt: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+        if ckpt not in answers:
+            predictor = Predictor.from_checkpoint(ckpt, device="cpu")
             with torch.no_grad():
                 logits = predictor.net(predictor.normalise(uint8_images))
-            answers[model] = logits.numpy(), logits.softmax(1).numpy(), predictor.module.hparams
-        return answers[model]
+            answers[ckpt] = logits.numpy(), logits.softmax(1).numpy(), predictor.module.hparams
+        return answers[ckpt]
 
     return _get
 
@@ -54,16 +54,19 @@ def export_cfg(*overrides: str):
     return cfg
 
 
-# scratch: large logits, the strict check; cbam (GELU, depthwise convs, CBAM's max/mean pooling): slow
-@pytest.mark.parametrize("model", ["scratch_resnet50", pytest.param("cbam_resnet50", marks=pytest.mark.slow)])
-def test_onnx_runtime_matches_pytorch(trained_checkpoint, pytorch, uint8_images, tmp_path: Path, model: str):
-    ckpt = trained_checkpoint(model)
+# tiny: a scratch run on the tiny network (the export path is what is tested);
+# cbam (ResNet-50 with GELU, depthwise convs, CBAM's max/mean pooling): its own operators, slow
+@pytest.mark.parametrize("model", ["tiny", pytest.param("cbam_resnet50", marks=pytest.mark.slow)])
+def test_onnx_runtime_matches_pytorch(
+    trained_checkpoint, tiny_checkpoint, pytorch, uint8_images, tmp_path: Path, model: str
+):
+    ckpt = tiny_checkpoint if model == "tiny" else trained_checkpoint(model)
     cfg = export_cfg(f"ckpt_path={ckpt}", "format=onnx", f"output={tmp_path / 'model.onnx'}")
     path = export(cfg.ckpt_path, cfg.format, cfg.output, cfg.image_size)
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].type == "tensor(uint8)"
-    expected_logits, expected_probabilities, hparams = pytorch(model)
+    expected_logits, expected_probabilities, hparams = pytorch(ckpt)
     for batch in (slice(0, 1), slice(0, 5)):  # the batch dimension is dynamic
         logits, probabilities = session.run(
             ["logits", "probabilities"], {"images": uint8_images[batch].numpy()}
@@ -78,14 +81,12 @@ def test_onnx_runtime_matches_pytorch(trained_checkpoint, pytorch, uint8_images,
     assert metadata["image_size"] == IMAGE_SIZE
 
 
-def test_torchscript_matches_pytorch_and_carries_metadata(
-    trained_checkpoint, pytorch, uint8_images, tmp_path
-):
-    path = export(trained_checkpoint("scratch_resnet50"), "torchscript", tmp_path / "model.pt")
+def test_torchscript_matches_pytorch_and_carries_metadata(tiny_checkpoint, pytorch, uint8_images, tmp_path):
+    path = export(tiny_checkpoint, "torchscript", tmp_path / "model.pt")
 
     model, metadata = read_torchscript(path)
     logits, probabilities = model(uint8_images)
-    expected_logits, expected_probabilities, _ = pytorch("scratch_resnet50")
+    expected_logits, expected_probabilities, _ = pytorch(tiny_checkpoint)
     assert np.abs(logits.detach().numpy() - expected_logits).max() <= 1e-4
     assert np.abs(probabilities.detach().numpy() - expected_probabilities).max() <= 1e-4
     assert len(metadata["class_names"]) == 4 and metadata["image_size"] == IMAGE_SIZE

@@ -29,8 +29,8 @@ CHROMEDRIVER = shutil.which("chromedriver")
 
 
 @pytest.fixture(scope="module")
-def predictor(trained_checkpoint) -> Predictor:
-    return Predictor.from_checkpoint(trained_checkpoint("scratch_resnet50"), device="cpu")
+def predictor(tiny_checkpoint: Path) -> Predictor:
+    return Predictor.from_checkpoint(tiny_checkpoint, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,7 @@ def wait_for_results(driver, rows: int) -> list[str]:
     return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#top td.artist")]
 
 
+@pytest.mark.browser
 def test_page_shows_top_artists_and_gradcam_for_a_chosen_file(browser, url: str, predictor, painting: Path):
     browser.get(url)
     WebDriverWait(browser, 30).until(lambda d: "4 artists" in d.find_element(By.ID, "model").text)
@@ -124,6 +125,7 @@ def test_page_shows_top_artists_and_gradcam_for_a_chosen_file(browser, url: str,
     assert not browser.find_element(By.ID, "result").get_attribute("hidden")
 
 
+@pytest.mark.browser
 def test_page_accepts_a_dropped_image_and_reports_a_bad_one(browser, url: str, painting: Path):
     drop = """
         const [b64, name, type] = arguments;

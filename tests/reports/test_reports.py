@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,12 +12,12 @@ from hydra.utils import instantiate
 from PIL import Image
 from sklearn.metrics import balanced_accuracy_score, classification_report, recall_score
 from torchmetrics.classification import MulticlassAccuracy
-from wandb.proto import wandb_internal_pb2
 
 from artworks.reports.classification import classification_rows
 from artworks.training.callbacks.history import read_history
-from artworks.training.checkpoint import load_classifier
+from artworks.training.checkpoint import load_checkpoint, load_classifier
 from artworks.training.task import train
+from tests.helpers.wandb_records import final_summary, of_type, read_records, run_file, run_record
 
 NAMES = ["a", "b", "c", "d", "e"]
 
@@ -55,34 +53,6 @@ def test_a_predicted_class_without_targets_counts_as_zero_recall():
         assert balanced_accuracy_score(targets, preds) == pytest.approx((0.5 + 1 + 0.5) / 3)
     # The project reports the torchmetrics figure, and its classification report agrees with it.
     assert _report_macro_recall(preds, targets) == pytest.approx(torchmetrics_value)
-
-
-def _wandb_records(run_file: Path) -> list[wandb_internal_pb2.Record]:
-    """The records of an offline ``run-*.wandb`` file (LevelDB log format: 32 KiB blocks, 7-byte headers)."""
-    data, block, pos, records, chunk = run_file.read_bytes(), 32768, 7, [], b""
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:  # the tail of a block too short for a header is padding
-            pos += block - pos % block
-            continue
-        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
-        payload, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
-        chunk = payload if kind in (1, 2) else chunk + payload  # 1 full, 2 first, 3 middle, 4 last
-        if kind in (1, 4):
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(chunk)
-            records.append(record)
-    return records
-
-
-def _final_summary(records: list[wandb_internal_pb2.Record]) -> dict:
-    """The run's summary as W&B ends up with it; nested keys joined by ``/``."""
-    summary: dict = {}
-    for record in records:
-        if record.WhichOneof("record_type") == "summary":
-            for item in record.summary.update:
-                key = item.key or "/".join(item.nested_key)
-                summary[key] = json.loads(item.value_json)
-    return summary
 
 
 def test_a_run_writes_a_report_that_agrees_with_sklearn_and_a_wandb_run_that_reads_itself(
@@ -139,23 +109,55 @@ def test_a_run_writes_a_report_that_agrees_with_sklearn_and_a_wandb_run_that_rea
     assert metrics["tags"] == ["scratch_resnet50", "resnet50", "init:random", "frozen:none"]
     assert 0 <= metrics["test/top5_acc"] <= 1 and metrics["test/top5_acc"] >= metrics["test/acc"]
 
-    (run_file,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
-    records = _wandb_records(run_file)
-    (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
-    assert run.display_name == "scratch_resnet50"
+    # test_predictions.csv: one row per tested image, in the test set's order, reproducing test/macro_acc
+    with (tmp_path / "test_predictions.csv").open() as f:
+        predictions = list(csv.DictReader(f))
+    assert [r["path"] for r in predictions] == datamodule.datasets["test"].paths[: len(targets)]
+    assert [r["artist"] for r in predictions] == [module.class_names[t] for t in targets]
+    assert [r["predicted"] for r in predictions] == [module.class_names[p] for p in preds.tolist()]
+    true = [module.class_names.index(r["artist"]) for r in predictions]
+    predicted = [module.class_names.index(r["predicted"]) for r in predictions]
+    assert _torchmetrics_macro_acc(predicted, true) == pytest.approx(metrics["test/macro_acc"], abs=1e-7)
+    for row in predictions:  # probability columns: a distribution; "probability": the predicted artist's
+        probabilities = [float(row[name]) for name in module.class_names]
+        assert sum(probabilities) == pytest.approx(1, abs=1e-4)
+        assert float(row["probability"]) == pytest.approx(max(probabilities))
+    for name in ("macro_acc", "acc", "macro_f1"):
+        lo, hi = metrics[f"test/{name}_ci95"]
+        assert lo - 1e-6 <= metrics[f"test/{name}"] <= hi + 1e-6
+    report = (tmp_path / "classification_report.md").read_text()
+    assert "95 % CI" in report and "## Most-confused artist pairs" in report and "validation ECE" in report
+
+    # the temperature: fitted on validation, stored in the best checkpoint, read back by load_classifier
+    assert metrics["temperature"] > 0 and {"val/ece", "val/ece_calibrated", "test/ece"} <= set(metrics)
+    assert load_checkpoint(metrics["best_ckpt"])["calibration"] == {"temperature": metrics["temperature"]}
+    assert module.temperature == metrics["temperature"]
+    for png in ("misclassified.png", "recall_vs_train_size.png", "reliability.png"):
+        with Image.open(tmp_path / png) as image:
+            assert image.format == "PNG" and min(image.size) > 100
+
+    records = read_records(tmp_path)
+    run = run_record(records)
+    assert run.display_name == "scratch_resnet50" and run.job_type == "train"
     assert list(run.tags) == metrics["tags"]
-    config = {
-        item.key: json.loads(item.value_json)
-        for r in records
-        if r.WhichOneof("record_type") == "config"
-        for item in r.config.update
-    }
+    config = {item.key: json.loads(item.value_json) for c in of_type(records, "config") for item in c.update}
     assert config["model"]["net"]["arch"] == "resnet50" and config["data"]["image_size"] == 32
-    summary = _final_summary(records)
+    summary = final_summary(records)
     assert summary["val/macro_acc"] == {"max": pytest.approx(best["val/macro_acc"])}  # the best, not the last
     assert summary["test/macro_acc"] == pytest.approx(metrics["test/macro_acc"])
+    assert summary["test/macro_acc_ci95"] == pytest.approx(metrics["test/macro_acc_ci95"])
     assert summary["best_epoch"] == metrics["best_epoch"]
     assert summary["test/classification_report/_type"] == "table-file"
     assert summary["test/classification_report/nrows"] == len(rows)  # artists, accuracy, two averages
-    assert {"test/confusion_matrix/_type", "test/per_class_accuracy/_type"} <= set(summary)
-    assert f"wandb sync {run_file.parent.resolve()}" in capsys.readouterr().out
+    figures = {
+        "test/confusion_matrix",
+        "test/per_class_accuracy",
+        "test/misclassified_sheet",
+        "test/reliability",
+    }
+    assert {f"{key}/_type" for key in figures} <= set(summary)
+    if predicted != true:  # the most confident mistakes as a table with images
+        assert summary["test/misclassified/_type"] == "table-file"
+    (split,) = [a for a in of_type(records, "artifact") if a.name == "data-split"]
+    assert split.use_after_commit and datamodule.split_path.stem in split.aliases  # used as input
+    assert f"wandb sync {run_file(tmp_path).parent.resolve()}" in capsys.readouterr().out

@@ -13,6 +13,8 @@ import pytest
 
 from tests.helpers.ddp import TEST_IMAGES, run_train, tiny_overrides
 
+pytestmark = pytest.mark.e2e
+
 
 def report_rows(run_dir: Path) -> list[dict[str, str]]:
     with open(run_dir / "classification_report.csv") as f:
@@ -48,6 +50,7 @@ def test_two_process_test_equals_single_process(ddp_root: Path, tmp_path: Path) 
     assert sum(supports) == TEST_IMAGES
 
 
+@pytest.mark.slow  # 36 s; the two-process exactness test above stays in the default suite
 def test_multirun_with_ddp_gives_one_run_dir_and_one_wandb_run_per_job(
     ddp_root: Path, tmp_path: Path
 ) -> None:

@@ -35,6 +35,8 @@ def _cluster_up() -> bool:
 
 
 pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.cluster,
     pytest.mark.skipif(
         not _cluster_up(),
         reason="no SLURM cluster answers `sinfo` (start one: sudo bash .ci/slurm/start-cluster.sh)",
@@ -42,7 +44,7 @@ pytestmark = [
 ]
 
 
-def test_slurm_sweep_runs_each_job_as_two_ddp_tasks(ddp_root: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_slurm_sweep_runs_each_job_as_two_ddp_tasks(ddp_root: Path, tmp_path: Path) -> None:
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install 'artworks[slurm]'")
     sweep_dir = tmp_path / "sweep"
     job_name = f"artworks-test-{uuid.uuid4().hex[:8]}"
@@ -51,7 +53,6 @@ def test_slurm_sweep_runs_each_job_as_two_ddp_tasks(ddp_root: Path, tmp_path: Pa
             "-m",
             *tiny_overrides(ddp_root, tmp_path / "outputs"),
             "hydra/launcher=slurm",
-            "hydra.launcher.gpus_per_node=null",
             "hydra.launcher.timeout_min=6",
             f"hydra.launcher.name={job_name}",
             "trainer=ddp_cpu",
@@ -98,7 +99,7 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen, log:
 @pytest.mark.parametrize("preempt", ["submitit", "scontrol"])
 def test_preempted_slurm_job_resumes_from_its_last_checkpoint(
     preempt: str,
-    ddp_root: Path,  # noqa: F811
+    ddp_root: Path,
     tmp_path: Path,
 ) -> None:
     """Preempt a running job the way a cluster does; it is requeued and resume=auto continues it.
@@ -120,7 +121,6 @@ def test_preempted_slurm_job_resumes_from_its_last_checkpoint(
         "-m",
         *tiny_overrides(ddp_root, tmp_path / "outputs"),
         "hydra/launcher=slurm",
-        "hydra.launcher.gpus_per_node=null",
         # submitit counts a signal as a time-out, not a preemption, before min(0.8 T, T - 10 min)
         "hydra.launcher.timeout_min=15",
         f"hydra.launcher.name={job_name}",

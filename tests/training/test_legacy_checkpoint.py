@@ -1,9 +1,10 @@
 """A checkpoint written before the package was regrouped (v0.1 layout) still loads and evaluates the same.
 
-``tests/fixtures/legacy-v0.1-test_resnet.ckpt`` was trained by the v0.1 code (``timm/test_resnet``, 32 px, the tiny
-sample, 2 epochs, seed 7, deterministic) and stripped to weights + hyperparameters; its ``.metrics.json`` holds
-what v0.1's ``python -m artworks.evaluate`` measured on the whole test split. Checkpoints hold plain data only,
-so no module path is stored in them and a move of the code must not change a single figure.
+``tests/fixtures/legacy-v0.1-test_resnet.ckpt`` was trained by the v0.1 code (``timm/test_resnet``, 32 px,
+the tiny sample, 2 epochs, seed 7, deterministic) and stripped to weights + hyperparameters; its
+``.metrics.json`` holds what v0.1's ``python -m artworks.evaluate`` measured on the whole test split.
+Checkpoints hold plain data only, so no module path is stored in them and a move of the code must not
+change a single figure.
 """
 
 from __future__ import annotations

@@ -6,17 +6,19 @@ import json
 
 from artworks.runtime.provenance import git_state
 from artworks.training.task import train
+from tests.helpers.compose import tiny_net
 
 TIMING_KEYS = ("wall_time_s", "train_img_per_s", "best_ckpt")
 
 
-def test_same_seed_same_metrics_and_a_provenance_record(make_cfg, tmp_path):
+def test_same_seed_same_metrics_and_a_provenance_record(make_cfg, tiny_weights, tmp_path):
     runs = []
     for name in ("a", "b"):
         cfg = make_cfg(
             "seed=7",
             "trainer.deterministic=true",
-            "model=freeze13_resnet50",
+            "model=finetune_resnet50",
+            *tiny_net(tiny_weights),
             "trainer.max_epochs=2",
             output_dir=tmp_path / name,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.helpers.kill_runs import KILL_STEP, cli_args, run_cli
@@ -16,20 +17,21 @@ def only_run_dir(log_dir: Path) -> Path:
     return runs[0]
 
 
+@pytest.mark.e2e
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(
-    sample_root: Path, resnet50_weights: Path, tmp_path: Path
+    sample_root: Path, tiny_weights: Path, tmp_path: Path
 ) -> None:
-    straight = run_cli(cli_args(sample_root, resnet50_weights, tmp_path / "straight"))
+    straight = run_cli(cli_args(sample_root, tiny_weights, tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr[-3000:]
 
-    killed = run_cli(cli_args(sample_root, resnet50_weights, tmp_path / "killed"), kill_at=KILL_STEP)
+    killed = run_cli(cli_args(sample_root, tiny_weights, tmp_path / "killed"), kill_at=KILL_STEP)
     assert killed.returncode == -9, killed.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "killed")
     assert not (run_dir / "metrics.json").exists()
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (1, KILL_STEP)  # saved in the middle of epoch 1
 
-    resumed = run_cli(cli_args(sample_root, resnet50_weights, tmp_path / "killed", "resume=auto"))
+    resumed = run_cli(cli_args(sample_root, tiny_weights, tmp_path / "killed", "resume=auto"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert only_run_dir(tmp_path / "killed") == run_dir  # continued in its own folder
     assert len(json.loads((run_dir / "provenance.json").read_text())["sessions"]) == 2

@@ -1,4 +1,4 @@
-"""GPU speed options (channels_last, torch.compile, trainer=gpu_fast) keep checkpoints plain and loadable."""
+"""GPU speed options (channels_last, torch.compile, speed=fast) keep checkpoints plain and loadable."""
 
 from __future__ import annotations
 
@@ -45,9 +45,9 @@ def test_checkpoint_trained_with_speed_flags_loads_in_evaluate(
         make_cfg(
             "model=scratch_resnet50",
             "model.net.arch=resnet18",
-            "model.channels_last=true",
-            "model.compile=true",
-            "model.compile_options={backend: eager}",  # dynamo's graph capture without a C++ build
+            "speed.channels_last=true",
+            "speed.compile=true",
+            "speed.compile_options={backend: eager}",  # dynamo's graph capture without a C++ build
             output_dir=tmp_path / "run",
         )
     )
@@ -77,12 +77,16 @@ def test_checkpoint_trained_with_speed_flags_loads_in_evaluate(
     assert metrics["test/macro_acc"] == pytest.approx(trained["test/macro_acc"])
 
 
-def test_gpu_fast_preset_turns_on_the_safe_options() -> None:
+def test_speed_fast_turns_on_the_safe_options_and_default_keeps_exact_fp32() -> None:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=["trainer=gpu_fast", "model=finetune_resnet50"])
+        fast = compose("train", overrides=["trainer=gpu", "speed=fast", "model=finetune_resnet50"])
+        default = compose("train", overrides=["model=finetune_resnet50"])
     GlobalHydra.instance().clear()
-    assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.benchmark is True
-    assert cfg.trainer.accelerator == "gpu" and cfg.trainer._target_ == "lightning.pytorch.Trainer"
-    assert cfg.float32_matmul_precision == "high"
-    assert cfg.model.channels_last is True and cfg.model.compile is False
+    assert fast.trainer.precision == "bf16-mixed" and fast.trainer.benchmark is True
+    assert fast.trainer.accelerator == "gpu" and fast.trainer._target_ == "lightning.pytorch.Trainer"
+    assert fast.speed.float32_matmul_precision == "high"
+    assert fast.speed.channels_last is True and fast.speed.compile is False
+    assert default.trainer.precision == "32-true" and default.trainer.benchmark is None
+    assert default.speed.float32_matmul_precision == "highest" and default.speed.channels_last is False
+    assert "channels_last" not in fast.model  # the model config holds only what the classifier is built from

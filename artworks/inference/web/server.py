@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from artworks.inference import explain
+from artworks.inference import explain, tta
 from artworks.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,9 @@ class ModelService:
         with self._lock:
             probabilities = self.predictor.probabilities(image)
             target = int(probabilities[0].argmax())
-            cam = explain.gradcam(self.predictor.net, self.predictor.normalise(image), [target])[0]
-        overlay = explain.gradcam_overlay(image[0].permute(1, 2, 0).numpy(), cam)
+            shown = tta.whole_image(image, self.predictor.image_size)  # multicrop reads the image larger
+            cam = explain.gradcam(self.predictor.net, self.predictor.normalise(shown), [target])[0]
+        overlay = explain.gradcam_overlay(shown[0].permute(1, 2, 0).numpy(), cam)
         png = io.BytesIO()
         Image.fromarray(overlay).save(png, format="PNG")
         return {

@@ -8,6 +8,7 @@ from artworks.training.callbacks.atomic_checkpoint import AtomicCheckpointing, A
 from artworks.training.callbacks.finite_loss import StopOnNonFiniteLoss
 from artworks.training.callbacks.history import EpochHistory
 from artworks.training.callbacks.rng_state import RNGState
+from artworks.training.callbacks.step_checkpoint import StepCheckpoint
 from artworks.training.callbacks.throughput import TrainThroughput
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "AtomicCheckpointing",
     "EpochHistory",
     "RNGState",
+    "StepCheckpoint",
     "StopOnNonFiniteLoss",
     "TrainThroughput",
 ]

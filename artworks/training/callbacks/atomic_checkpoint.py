@@ -1,23 +1,22 @@
 """Checkpoint files are written whole or not at all: a kill or a full disk never leaves a torn ``last.ckpt``.
 
 Lightning writes local checkpoints through fsspec, whose temporary file lives in the system temp folder;
-moving it across file systems is a copy, which a kill can cut short. Here every checkpoint is written to
-a temporary file next to its target, flushed to disk, and renamed over it with ``os.replace`` (atomic on
-POSIX and Windows within one file system).
+moving it across file systems is a copy, which a kill can cut short. Here every checkpoint goes through
+:func:`artworks.storage.atomic_save_torch`: a temporary file next to its target, ``fsync``, ``os.replace``
+(atomic on POSIX and Windows within one file system), ``fsync`` of the folder. A kill leaves at most a
+``<name>.tmp<pid>-...`` file, which the next run of the same folder removes (``artworks.training.resume``).
 """
 
 from __future__ import annotations
 
-import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.callbacks import Callback
+
+from artworks.storage import atomic_save_torch
 
 
 class AtomicCheckpointIO(CheckpointIO):
@@ -32,23 +31,7 @@ class AtomicCheckpointIO(CheckpointIO):
         if "://" in str(path):  # remote storage: the inner plugin's own transaction
             self.inner.save_checkpoint(checkpoint, path, storage_options)
             return
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()  # serialise first: a full disk then fails in write() with a clear OSError
-        torch.save(checkpoint, buffer)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(buffer.getbuffer())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except OSError as err:
-            Path(tmp).unlink(missing_ok=True)
-            raise OSError(err.errno, err.strerror, str(target)) from err
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_save_torch(Path(path), checkpoint)
 
     def load_checkpoint(
         self, path: Any, map_location: Any | None = None, weights_only: bool | None = None

@@ -9,6 +9,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
+from artworks.storage import atomic_open
+
 HISTORY_FILE = "history.csv"
 BEST_METRIC = "val/macro_acc"  # the metric ModelCheckpoint selects the best epoch on
 
@@ -20,6 +22,10 @@ class EpochHistory(L.Callback):
     ``on_train_epoch_end``, which runs after a callback's, so rows are flushed at the next epoch's start and
     at the end of training. Validation metrics are captured when validation ends, so an epoch without
     validation gets none (instead of the previous epoch's).
+
+    The rows and the pending validation metrics are also saved in every checkpoint: a run killed after an
+    epoch's checkpoint but before its row was written (or during testing) gets the row back on resume, and
+    ``best_epoch`` in ``metrics.json`` stays what an uninterrupted run reports (found by the crash test).
     """
 
     def __init__(self, path: str) -> None:
@@ -27,15 +33,34 @@ class EpochHistory(L.Callback):
         self.rows: list[dict[str, Any]] = []
         self._ended_epoch: int | None = None
         self._val: dict[str, float] = {}
+        self._val_epoch: int | None = None
+        self._saved: dict[str, Any] | None = None  # the state of the checkpoint last loaded
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "val": self._val, "val_epoch": self._val_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._saved = state_dict  # Lightning loads it for testing too: only fit continues from it
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._saved is not None:  # resuming: the rows saved with the checkpoint training continues from
+            self.rows = [dict(r) for r in self._saved["rows"]]
+            self._val, self._val_epoch = dict(self._saved["val"]), self._saved["val_epoch"]
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # a resumed run keeps the rows of the epochs it already has
+        if self._saved is not None:
+            return
+        # a checkpoint from before rows were saved in it: keep the file's rows of the epochs it already has
         rows = read_rows(self.path)
         self.rows = [{**r, "epoch": int(r["epoch"])} for r in rows if r["epoch"] < trainer.current_epoch]
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+            self._val_epoch = trainer.current_epoch
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._flush(trainer)  # resumed after training had ended: the last row may still be pending
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._ended_epoch = trainer.current_epoch
@@ -47,13 +72,17 @@ class EpochHistory(L.Callback):
         self._flush(trainer)
 
     def _flush(self, trainer: L.Trainer) -> None:
-        if self._ended_epoch is None:
+        if self._ended_epoch is not None:
+            row: dict[str, Any] = {"epoch": self._ended_epoch}
+            for key, value in trainer.callback_metrics.items():
+                if not key.startswith(("val/", "test/")) and not key.endswith("_step"):
+                    row[key] = float(value)
+            row.update(self._val)
+        elif self._val and self._val_epoch not in {r["epoch"] for r in self.rows}:
+            # restored from a checkpoint of an epoch whose row a kill prevented: its validation metrics
+            row = {"epoch": self._val_epoch, **self._val}
+        else:
             return
-        row: dict[str, Any] = {"epoch": self._ended_epoch}
-        for key, value in trainer.callback_metrics.items():
-            if not key.startswith(("val/", "test/")) and not key.endswith("_step"):
-                row[key] = float(value)
-        row.update(self._val)
         self.rows.append(row)
         self._ended_epoch, self._val = None, {}
         self._write()
@@ -61,8 +90,7 @@ class EpochHistory(L.Callback):
     @rank_zero_only
     def _write(self) -> None:
         columns = list(dict.fromkeys(k for row in self.rows for k in row))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("w", newline="") as f:
+        with atomic_open(self.path, newline="") as f:  # a resumed run and compare read it: whole or old
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.rows)

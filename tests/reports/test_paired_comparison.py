@@ -1,0 +1,148 @@
+"""Experiments against a reference, paired on the test images: crafted run folders, no training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from artworks.compare import main as compare_main
+from artworks.errors import ArtworksError
+from artworks.reports.compare import compare
+from artworks.reports.predictions import Predictions, read_predictions, write_predictions
+from tests.helpers.wandb_records import history_keys, read_records, run_record
+
+CLASSES = ["Alpha", "Beta", "Gamma", "Delta"]
+SIZES = [60, 40, 25, 15]
+
+
+def _test_set(seed: int = 0) -> tuple[list[str], np.ndarray]:
+    targets = np.repeat(np.arange(len(SIZES)), SIZES)
+    paths = [f"images/images/{CLASSES[t]}/{CLASSES[t]}_{i}.jpg" for i, t in enumerate(targets)]
+    return paths, targets
+
+
+def _preds(targets: np.ndarray, accuracy: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    wrong = (targets + rng.integers(1, len(CLASSES), size=len(targets))) % len(CLASSES)
+    return np.where(rng.random(len(targets)) < accuracy, targets, wrong)
+
+
+def _run(
+    root: Path, name: str, experiment: str, preds: np.ndarray, seed: int = 1, split_seed: int | None = None
+):
+    """A finished run's folder: metrics.json (with test/macro_acc), test_predictions.csv, overrides."""
+    paths, targets = _test_set()
+    if split_seed is not None:  # another split: other test images
+        paths = [p.replace(".jpg", f"-split{split_seed}.jpg") for p in paths]
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    probabilities = np.full((len(targets), len(CLASSES)), 0.1)
+    probabilities[np.arange(len(targets)), preds] = 0.7
+    write_predictions(
+        run_dir / "test_predictions.csv", Predictions(paths, targets, preds, probabilities, CLASSES)
+    )
+    recall = [np.mean(preds[targets == c] == c) for c in range(len(CLASSES))]
+    metrics = {"experiment": experiment, "seed": seed, "test/macro_acc": float(np.mean(recall))}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    overrides = [f"model={experiment}", f"seed={seed}"]
+    overrides += [f"data.split_seed={split_seed}"] if split_seed is not None else []
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    return run_dir
+
+
+def _paired_rows(text: str) -> dict[str, list[str]]:
+    section = text.split("## Against the reference")[1].split("## Runs")[0]
+    rows = [
+        line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| experiment")
+    ]
+    return {cells[0]: cells for cells in ([c.strip() for c in r.strip("|").split(" | ")] for r in rows)}
+
+
+def test_predictions_file_round_trips(tmp_path):
+    paths, targets = _test_set()
+    preds = _preds(targets, 0.6, 0)
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(len(CLASSES)), size=len(targets))
+    original = Predictions(paths, targets, preds, probabilities, CLASSES)
+    back = read_predictions(write_predictions(tmp_path / "p.csv", original))
+    assert back.paths == paths and back.class_names == CLASSES
+    assert np.array_equal(back.targets, targets) and np.array_equal(back.preds, preds)
+    assert np.allclose(back.probabilities, probabilities, rtol=1e-5)
+
+
+def test_identical_experiments_differ_by_zero_and_a_better_one_significantly(tmp_path):
+    _, targets = _test_set()
+    base = _preds(targets, 0.5, seed=1)
+    _run(tmp_path, "0_finetune", "finetune_resnet50", base)
+    _run(tmp_path, "1_twin", "twin", base.copy())
+    _run(
+        tmp_path,
+        "2_better",
+        "better",
+        np.where(np.random.default_rng(2).random(len(targets)) < 0.8, targets, base),
+    )
+    compare([tmp_path], tmp_path)
+
+    text = (tmp_path / "comparison.md").read_text()
+    rows = _paired_rows(text)
+    assert set(rows) == {
+        "twin",
+        "better",
+    }  # the reference (default finetune_resnet50) is not tested against itself
+    twin, better = rows["twin"], rows["better"]
+    assert twin[3] == "+0.000" and twin[4] == "[+0.000, +0.000]" and twin[5] == "1"
+    assert twin[-1] == "not significant" and twin[6] == "0 / 0"
+    assert float(better[3]) > 0.15 and float(better[4].strip("[]").split(",")[0]) > 0
+    assert float(better[5]) < 0.01 and float(better[7]) < 0.001 and better[-1] == "yes"
+    assert "paired per split in seed order" in text
+
+
+def test_seeds_are_paired_splits_averaged_and_other_test_sets_left_out(tmp_path):
+    _, targets = _test_set()
+    for seed in (1, 2):
+        _run(tmp_path, f"ref_{seed}", "finetune_resnet50", _preds(targets, 0.5, seed), seed=seed)
+        _run(tmp_path, f"new_{seed}", "new", _preds(targets, 0.55, seed + 10), seed=seed)
+    _run(tmp_path, "other_split", "odd", _preds(targets, 0.5, 5), split_seed=3)
+    table = compare([tmp_path], tmp_path / "out", reference_experiment="finetune_resnet50")
+
+    rows = _paired_rows((tmp_path / "out" / "comparison.md").read_text())
+    assert rows["new"][2] == "2"  # two seed pairs, pooled
+    assert rows["odd"][2] == "0" and "no runs to pair" in rows["odd"][-1]
+    assert "| new | 2 |" in table  # mean ± std over the two seeds
+
+
+def test_runs_on_other_images_are_not_paired(tmp_path):
+    _, targets = _test_set()
+    _run(tmp_path, "ref", "finetune_resnet50", _preds(targets, 0.5, 1))
+    other = _run(tmp_path, "new", "new", _preds(targets, 0.5, 2))
+    csv_path = other / "test_predictions.csv"
+    csv_path.write_text(csv_path.read_text().replace("Alpha_0.jpg", "Alpha_0_other.jpg"))
+    compare([tmp_path], tmp_path)
+    row = _paired_rows((tmp_path / "comparison.md").read_text())["new"]
+    assert row[2] == "0" and "tested on different images" in row[-1]
+
+
+def test_reference_experiment_option_and_an_unknown_name(tmp_path, capsys):
+    _, targets = _test_set()
+    _run(tmp_path, "a", "scratch_resnet50", _preds(targets, 0.4, 1))
+    _run(tmp_path, "b", "cbam_resnet50", _preds(targets, 0.6, 2))
+    compare_main([str(tmp_path), "--reference-experiment", "scratch_resnet50"])
+    rows = _paired_rows((tmp_path / "comparison.md").read_text())
+    assert set(rows) == {"cbam_resnet50"} and rows["cbam_resnet50"][1] == "scratch_resnet50"
+    with pytest.raises(ArtworksError, match="matches none of the compared experiments"):
+        compare([tmp_path], tmp_path, reference_experiment="nope")
+
+
+@pytest.mark.slow  # a W&B run start (~5-8 s); the tables themselves are tested above
+def test_the_comparison_run_of_a_sweep_logs_its_tables_to_wandb(tmp_path):
+    _, targets = _test_set()
+    _run(tmp_path / "sweep", "0_finetune", "finetune_resnet50", _preds(targets, 0.5, 1))
+    _run(tmp_path / "sweep", "1_new", "new", _preds(targets, 0.6, 2))
+    settings = {"project": "artworks", "group": "sweep", "mode": "offline", "dir": str(tmp_path)}
+    compare([tmp_path / "sweep"], tmp_path / "sweep", wandb_settings=settings)
+    records = read_records(tmp_path)
+    assert run_record(records).job_type == "compare" and run_record(records).run_group == "sweep"
+    assert {"comparison/experiments", "comparison/vs_reference", "comparison/plot"} <= history_keys(records)
