@@ -98,3 +98,28 @@ def multirun_command(sample_root: Path, weights: Path, sweep_dir: Path, *overrid
         f"hydra.sweep.dir={sweep_dir}",
         *overrides,
     ]  # fmt: skip
+
+
+# The settings every composed evaluate config starts from: the tiny sample on the CPU, quietly.
+EVAL_OVERRIDES = [
+    "data=sample",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "trainer=cpu",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+def compose_evaluate(
+    data_root: Path, output_dir: Path, *overrides: str, sample: dict | None = None
+) -> DictConfig:
+    """``evaluate.yaml`` on ``data_root`` (a ``sample``, default the tiny one) plus ``overrides``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("evaluate", overrides=[*EVAL_OVERRIDES, f"data.root={data_root}", *overrides])
+    GlobalHydra.instance().clear()
+    with open_dict(cfg):
+        cfg.data.sample = dict(sample or TINY_SAMPLE)
+        cfg.paths.output_dir = str(output_dir)
+    return cfg

@@ -7,19 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
 from sklearn.metrics import balanced_accuracy_score
 
-from artworks.config import config_dir
 from artworks.data.datamodule import ArtworksDataModule
 from artworks.errors import ArtworksError
 from artworks.evaluate import evaluate
 from artworks.inference import tta
 from artworks.inference.predictor import Predictor
 from artworks.training.preprocess import BatchPreprocess
-from tests.helpers.compose import TINY_SAMPLE
+from tests.helpers.compose import TINY_SAMPLE, compose_evaluate
 
 
 def _tiny_scorer() -> tuple[torch.nn.Module, BatchPreprocess]:
@@ -80,30 +76,15 @@ def test_multicrop_cuts_a_grid_at_the_training_scale_plus_the_whole_image():
 
 
 def _eval_cfg(sample_root: Path, ckpt: Path, output_dir: Path, *overrides: str):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "evaluate",
-            overrides=[
-                "data=sample",
-                f"data.root={sample_root}",
-                "data.batch_size=4",
-                "data.num_workers=0",
-                "trainer=cpu",
-                "trainer.enable_progress_bar=false",
-                "trainer.enable_model_summary=false",
-                "logger=none",
-                "report.resamples=20",
-                "report.misclassified=4",
-                f"ckpt_path={ckpt}",
-                *overrides,
-            ],
-        )
-    with open_dict(cfg):
-        cfg.data.sample = dict(TINY_SAMPLE)
-        cfg.paths.output_dir = str(output_dir)
-    GlobalHydra.instance().clear()
-    return cfg
+    return compose_evaluate(
+        sample_root,
+        output_dir,
+        "logger=none",
+        "report.resamples=20",
+        "report.misclassified=4",
+        f"ckpt_path={ckpt}",
+        *overrides,
+    )
 
 
 def test_evaluate_with_multicrop_tests_through_the_views_and_records_it(

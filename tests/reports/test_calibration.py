@@ -7,20 +7,16 @@ import csv
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
-from omegaconf import open_dict
 from scipy.special import softmax
 
-from artworks.config import config_dir
 from artworks.data.images import load_image
 from artworks.evaluate import evaluate
 from artworks.inference.predictor import Predictor
 from artworks.reports import calibration
 from artworks.training.checkpoint import load_checkpoint, load_classifier, store_calibration
 from artworks.training.task import build_module
-from tests.helpers.compose import TINY_ARCH, TINY_SAMPLE
+from tests.helpers.compose import TINY_ARCH, compose_evaluate
 from tests.helpers.wandb_records import final_summary, of_type, read_records, run_record
 
 
@@ -83,25 +79,7 @@ def test_a_calibrated_checkpoint_scales_evaluate_and_predict_and_evaluate_logs_t
     probabilities = Predictor(module, image_size=32).probabilities(images)
     assert probabilities.numpy() == pytest.approx(softmax(logits.numpy() / 2.5, axis=1), abs=1e-6)
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "evaluate",
-            overrides=[
-                "data=sample",
-                f"data.root={sample_root}",
-                "data.batch_size=4",
-                "data.num_workers=0",
-                "trainer=cpu",
-                "trainer.enable_progress_bar=false",
-                "trainer.enable_model_summary=false",
-                f"ckpt_path={ckpt}",
-            ],
-        )
-    GlobalHydra.instance().clear()
-    with open_dict(cfg):
-        cfg.data.sample = dict(TINY_SAMPLE)
-        cfg.paths.output_dir = str(tmp_path / "eval")
+    cfg = compose_evaluate(sample_root, tmp_path / "eval", f"ckpt_path={ckpt}")
     metrics = evaluate(cfg)
     assert metrics["temperature"] == 2.5
     with (tmp_path / "eval" / "test_predictions.csv").open() as f:

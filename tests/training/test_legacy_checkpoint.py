@@ -13,14 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
 
-from artworks.config import config_dir
 from artworks.evaluate import evaluate
 from artworks.training.checkpoint import load_checkpoint
-from tests.helpers.compose import TINY_SAMPLE
+from tests.helpers.compose import compose_evaluate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LEGACY_CKPT = FIXTURES / "legacy-v0.1-test_resnet.ckpt"
@@ -31,25 +27,7 @@ def test_legacy_checkpoint_is_plain_data_and_evaluates_to_its_recorded_metrics(s
     checkpoint = load_checkpoint(LEGACY_CKPT)  # weights-only: would refuse any pickled class path
     assert checkpoint["hyper_parameters"]["net"]["arch"] == "timm/test_resnet"
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "evaluate",
-            overrides=[
-                "data=sample",
-                f"data.root={sample_root}",
-                "data.batch_size=4",
-                "data.num_workers=0",
-                "trainer=cpu",
-                "trainer.enable_progress_bar=false",
-                "trainer.enable_model_summary=false",
-                f"ckpt_path={LEGACY_CKPT}",
-            ],
-        )
-    GlobalHydra.instance().clear()
-    with open_dict(cfg):
-        cfg.data.sample = dict(TINY_SAMPLE)
-        cfg.paths.output_dir = str(tmp_path / "eval")
+    cfg = compose_evaluate(sample_root, tmp_path / "eval", f"ckpt_path={LEGACY_CKPT}")
     metrics = evaluate(cfg)
 
     recorded = json.loads((FIXTURES / "legacy-v0.1-test_resnet.metrics.json").read_text())

@@ -8,7 +8,6 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
 
 from artworks.config import config_dir
 from artworks.data.images import IMAGENET_MEAN, IMAGENET_STD
@@ -16,7 +15,7 @@ from artworks.evaluate import evaluate
 from artworks.training.checkpoint import load_checkpoint
 from artworks.training.module import ArtistClassifier
 from artworks.training.task import train
-from tests.helpers.compose import TINY_SAMPLE
+from tests.helpers.compose import compose_evaluate
 
 
 def classifier(**speed: object) -> ArtistClassifier:
@@ -54,25 +53,9 @@ def test_checkpoint_trained_with_speed_flags_loads_in_evaluate(
     state_dict = load_checkpoint(trained["best_ckpt"])["state_dict"]
     assert "net.conv1.weight" in state_dict and not any("_orig_mod" in key for key in state_dict)
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "evaluate",
-            overrides=[
-                "data=sample",
-                f"data.root={sample_root}",
-                "data.batch_size=4",
-                "data.num_workers=0",
-                "trainer=cpu",
-                "trainer.limit_test_batches=1",
-                "trainer.enable_progress_bar=false",
-                f"ckpt_path={trained['best_ckpt']}",
-            ],
-        )
-    GlobalHydra.instance().clear()
-    with open_dict(cfg):
-        cfg.data.sample = dict(TINY_SAMPLE)
-        cfg.paths.output_dir = str(tmp_path / "eval")
+    cfg = compose_evaluate(
+        sample_root, tmp_path / "eval", "trainer.limit_test_batches=1", f"ckpt_path={trained['best_ckpt']}"
+    )
     metrics = evaluate(cfg)
     assert metrics["test/macro_acc"] == pytest.approx(trained["test/macro_acc"])
 
