@@ -59,11 +59,9 @@ def pid_alive(pid: int) -> bool:
 def is_orphan(temp: TempFile, guarded: Callable[[str], bool]) -> bool:
     """Whether ``temp``'s writer is gone (``guarded(target)``: the caller holds the target's lock)."""
     ours = temp.host in ("", host_tag())
-    if ours and temp.pid == os.getpid():
-        return False  # a write in progress in this very process
-    if guarded(temp.target):
-        return True
-    return ours and not pid_alive(temp.pid)
+    if ours and pid_alive(temp.pid):
+        return False  # a write in progress here: this process, or another rank of the same DDP job
+    return guarded(temp.target) or ours
 
 
 def temp_files(folder: Path, recursive: bool = False) -> Iterable[TempFile]:

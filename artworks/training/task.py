@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from artworks.config import model_tags
@@ -67,7 +68,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if plan.finished_metrics is not None:
         return plan.finished_metrics
     sweep_failures.clear_failure(output_dir)
-    write_provenance(output_dir)
+    if rank_zero_only.rank == 0:  # under DDP (e.g. SLURM tasks) one rank writes the run's files
+        write_provenance(output_dir)
 
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
