@@ -137,9 +137,10 @@ def hold_folder(folder: Path | str, in_use_hint: str) -> int:
 
     Only one process at a time writes a run folder: a second one gets an ArtworksError naming the first
     (``in_use_hint`` says what to do), not two runs mixing their checkpoints. Once held, every temporary
-    file below ``folder`` is an orphan (the earlier writer is gone, from whichever host) and is removed;
-    returns the bytes freed. A process trains one run at a time (multirun jobs run one after another), so
-    taking a new folder lets go of the previous one.
+    file below ``folder`` whose writer is not a live process of this host is an orphan (the earlier writer
+    is gone, from whichever host) and is removed; a live one is another rank of this same job (SLURM starts
+    every DDP rank as a task of its own) and is left alone. Returns the bytes freed. A process trains one
+    run at a time (multirun jobs run one after another), so taking a new folder lets go of the previous one.
     """
     folder = Path(folder).resolve()
     if folder in _folder_lock:
