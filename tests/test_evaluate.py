@@ -6,37 +6,17 @@ import csv
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from artworks.config import config_dir
 from artworks.data.sample import ensure_sample
 from artworks.errors import ArtworksError
 from artworks.evaluate import evaluate
 from artworks.training.task import train
-from tests.helpers.compose import TINY_ARCH, TINY_SAMPLE
-
-EVAL_OVERRIDES = [
-    "data=sample",
-    "data.batch_size=4",
-    "data.num_workers=0",
-    "trainer=cpu",
-    "trainer.limit_test_batches=1",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-]
+from tests.helpers.compose import TINY_ARCH, TINY_SAMPLE, compose_evaluate
 
 
 def _eval_cfg(*overrides: str, data_root: Path, sample: dict, output_dir: Path) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("evaluate", overrides=[*EVAL_OVERRIDES, f"data.root={data_root}", *overrides])
-    with open_dict(cfg):
-        cfg.data.sample = sample
-        cfg.paths.output_dir = str(output_dir)
-    GlobalHydra.instance().clear()
-    return cfg
+    return compose_evaluate(data_root, output_dir, "trainer.limit_test_batches=1", *overrides, sample=sample)
 
 
 def test_evaluate_reproduces_the_test_metrics_and_refuses_other_artists(make_cfg, sample_root, tmp_path):

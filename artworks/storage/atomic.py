@@ -78,15 +78,22 @@ def atomic_path(target: Path | str, keep_suffix: bool = False) -> Iterator[Path]
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(target, keep_suffix)
-    try:
+    with _removed_on_error(tmp, target):
         yield tmp
+    commit(tmp, target)
+
+
+@contextmanager
+def _removed_on_error(tmp: Path, target: Path) -> Iterator[None]:
+    """On any failure inside, remove ``tmp``; an OSError is re-raised naming ``target``."""
+    try:
+        yield
     except OSError as err:
         tmp.unlink(missing_ok=True)
         _reraise_naming(err, tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    commit(tmp, target)
 
 
 def _reraise_naming(err: OSError, tmp: Path, target: Path) -> None:
@@ -102,17 +109,11 @@ def commit(tmp: Path, target: Path) -> None:
     For writers that learn the target's name only once the content is complete (the image cache, named
     after the files that passed their check). On failure ``tmp`` is removed and ``target`` untouched.
     """
-    try:
+    with _removed_on_error(tmp, target):
         crash_point("before-sync", target.name)
         _fsync_file(tmp)
         crash_point("before-replace", target.name)
         os.replace(tmp, target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        _reraise_naming(err, tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     crash_point("after-replace", target.name)
     fsync_dir(target.parent)
 
