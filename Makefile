@@ -29,7 +29,7 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# The inner loop: everything but subprocess runs (e2e), the browser and the SLURM cluster (<= 90 s).
+# The inner loop: everything but whole runs (e2e: subprocess or in-process), the browser and SLURM (<= 90 s).
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not e2e and not browser and not cluster"
 

@@ -25,7 +25,7 @@ from artworks.errors import ArtworksError
 from artworks.inference import tta
 from artworks.reports.run_report import EvalData, ReportSettings, write_test_report
 from artworks.runtime import wandb_run
-from artworks.runtime.command import run_command
+from artworks.runtime.command import hydra_task, run_command
 from artworks.storage.atomic import atomic_write_json
 from artworks.training.checkpoint import check_compatible, load_checkpoint, load_classifier
 
@@ -94,6 +94,7 @@ def _test_and_report(
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="evaluate")
+@hydra_task
 def _hydra_entry(cfg: DictConfig) -> None:
     check_config(cfg, EVALUATE)
     metrics = evaluate(cfg)

@@ -13,10 +13,11 @@ from omegaconf import DictConfig
 from artworks.config import config_dir
 from artworks.config.schema import EXPORT, check_config
 from artworks.inference.export import export
-from artworks.runtime.command import run_command
+from artworks.runtime.command import hydra_task, run_command
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="export")
+@hydra_task
 def _hydra_entry(cfg: DictConfig) -> None:
     check_config(cfg, EXPORT)
     print(export(cfg.ckpt_path, cfg.format, cfg.output, cfg.image_size))

@@ -26,7 +26,7 @@ from artworks.inference.predictor import (
     predict_files,
     write_csv,
 )
-from artworks.runtime.command import run_command
+from artworks.runtime.command import hydra_task, run_command
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def predict(cfg: DictConfig) -> list[Prediction]:
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
+@hydra_task
 def _hydra_entry(cfg: DictConfig) -> None:
     check_config(cfg, PREDICT)
     predict(cfg)

@@ -15,10 +15,11 @@ from artworks.config.schema import SERVE, check_config
 from artworks.errors import ArtworksError
 from artworks.inference.predictor import Predictor
 from artworks.inference.web.server import ModelService, make_server
-from artworks.runtime.command import run_command
+from artworks.runtime.command import hydra_task, run_command
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="serve")
+@hydra_task
 def _hydra_entry(cfg: DictConfig) -> None:
     check_config(cfg, SERVE)
     predictor = Predictor.from_checkpoint(

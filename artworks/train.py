@@ -19,7 +19,7 @@ from artworks.config import config_dir
 from artworks.config.checks import check_sweep_choices
 from artworks.errors import ArtworksError
 from artworks.runtime import sweep_failures
-from artworks.runtime.command import run_command
+from artworks.runtime.command import hydra_task, run_command
 from artworks.training.task import train
 
 
@@ -42,6 +42,7 @@ def sweep_value(cfg: DictConfig, metrics: dict[str, Any]) -> float | None:
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
+@hydra_task
 def _hydra_entry(cfg: DictConfig) -> float | None:
     check_optimized_metric(cfg)
     if HydraConfig.get().mode != RunMode.MULTIRUN:

@@ -193,6 +193,7 @@ def test_negative_batch_size_is_exit_2_naming_the_key(monkeypatch, capsys, sampl
     )  # fmt: skip
     assert code == 2
     assert_one_paragraph(err, "data.batch_size=-4 is not allowed", "at least 1")
+    assert "Error executing job" not in err and "Seed set" not in err  # nothing before the paragraph
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,7 @@ def test_untrusted_checkpoint_with_pickled_objects_is_refused(tmp_path):
 # -- faults during training -----------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(make_cfg, monkeypatch, tmp_path):
     real_step = ArtistClassifier.training_step
 
@@ -216,6 +217,7 @@ def test_disk_full_while_writing_a_checkpoint_keeps_the_previous_one(monkeypatch
     assert "The disk is full" in message and "resume=auto" in message
 
 
+@pytest.mark.e2e
 def test_disk_full_while_writing_metrics_is_explained(make_cfg, monkeypatch, tmp_path):
     import artworks.storage.atomic as atomic
 

@@ -19,6 +19,7 @@ def _eval_cfg(*overrides: str, data_root: Path, sample: dict, output_dir: Path) 
     return compose_evaluate(data_root, output_dir, "trainer.limit_test_batches=1", *overrides, sample=sample)
 
 
+@pytest.mark.e2e
 def test_evaluate_reproduces_the_test_metrics_and_refuses_other_artists(make_cfg, sample_root, tmp_path):
     trained = train(
         make_cfg("model=scratch_resnet50", f"model.net.arch={TINY_ARCH}", output_dir=tmp_path / "run")
@@ -26,6 +27,7 @@ def test_evaluate_reproduces_the_test_metrics_and_refuses_other_artists(make_cfg
 
     cfg = _eval_cfg(
         f"ckpt_path={trained['best_ckpt']}",
+        "report.figures=true",
         data_root=sample_root,
         sample=dict(TINY_SAMPLE),
         output_dir=tmp_path / "eval",
@@ -58,6 +60,9 @@ def test_evaluate_reproduces_the_test_metrics_and_refuses_other_artists(make_cfg
         )
     )
     assert val["split"] == "val" and "val/macro_acc" in val and "test/macro_acc" not in val
+    # report.figures=false (the tests' default): the same tables, no figure drawn
+    assert (tmp_path / "eval_val" / "classification_report.md").is_file()
+    assert not list((tmp_path / "eval_val").glob("*.png"))
 
     other_sample = {**TINY_SAMPLE, "artists": 3}
     other_root = ensure_sample(tmp_path / "other", **other_sample)

@@ -49,6 +49,7 @@ def _stored_values(study_dir: Path) -> dict[int, float]:
     return {t.number: t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE}
 
 
+@pytest.mark.e2e
 def test_the_same_command_again_adds_a_trial_to_the_study_and_no_trial_sees_the_test_set(tune_args, tmp_path):
     tune.run([*tune_args, "tune.n_trials=1"])
     second = tune.run([*tune_args, "tune.n_trials=1"])

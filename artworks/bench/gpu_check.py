@@ -380,28 +380,6 @@ def data_part(report: Report, sizes: Sizes, device: torch.device, root: Path, wo
 # ---- 3. the study, one epoch each -------------------------------------------------------------------------
 
 
-def compose_job(config_name: str, overrides: list[str], output_dir: Path) -> Any:
-    """``config_name`` with ``overrides``, set up as Hydra sets up a job writing to ``output_dir``."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict, read_write
-
-    from artworks.config import config_dir, register_resolvers
-
-    register_resolvers()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
-    GlobalHydra.instance().clear()
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-    with read_write(cfg.hydra), open_dict(cfg.hydra):
-        cfg.hydra.runtime.output_dir = str(output_dir)
-    HydraConfig().set_config(cfg)
-    return cfg
-
-
 def speed_overrides() -> list[str]:
     """``speed=fast``; before the speed group existed, ``trainer=gpu_fast`` set the same flags."""
     from artworks.config import config_dir
@@ -411,6 +389,7 @@ def speed_overrides() -> list[str]:
 
 def study_part(report: Report, sizes: Sizes, root: Path, out: Path, checkpoints: dict[str, str]) -> None:
     """One epoch of each experiment of ``experiment=study``; the study's projected wall time."""
+    from artworks.config.compose import compose_job
     from artworks.config.study import study_models
     from artworks.training.task import train
 
@@ -437,7 +416,7 @@ def study_part(report: Report, sizes: Sizes, root: Path, out: Path, checkpoints:
         overrides = [
             f"model={model}", "data=artworks", f"data.root={root}", f"data.image_size={sizes.image_size}",
             *speed_overrides(), *sizes.data_overrides, *sizes.study_overrides, "trainer.max_epochs=1",
-            "logger=csv",
+            "logger=csv", "report.figures=false",  # times training: the report's PNGs are not timed
             "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
             f"model.net.weights_path={weights}", f"paths.log_dir={out / 'logs'}",
         ]  # fmt: skip
@@ -468,6 +447,7 @@ def study_part(report: Report, sizes: Sizes, root: Path, out: Path, checkpoints:
 
 def ddp_part(report: Report, sizes: Sizes, root: Path, out: Path, checkpoints: dict[str, str]) -> None:
     """Evaluate one checkpoint on the test split under both trainers; the metrics must agree."""
+    from artworks.config.compose import compose_job
     from artworks.evaluate import evaluate
     from artworks.runtime.ddp import distributed_job
 
@@ -480,7 +460,7 @@ def ddp_part(report: Report, sizes: Sizes, root: Path, out: Path, checkpoints: d
         name = " ".join(trainer)
         overrides = [
             f"ckpt_path={ckpt}", f"data.root={root}", *sizes.data_overrides, *trainer,
-            "trainer.enable_progress_bar=false",
+            "trainer.enable_progress_bar=false", "report.figures=false",
             f"paths.log_dir={out / 'logs'}",
         ]  # fmt: skip
         cfg = compose_job("evaluate", overrides, out / "ddp" / name.replace(" ", "_").replace("=", "-"))

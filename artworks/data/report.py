@@ -76,14 +76,21 @@ def plot_counts(rows: list[list[Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def write_data_report(datamodule: Any, out_dir: Path | str, loggers: list[Any] = ()) -> Path:
-    """Write the report of a set-up datamodule into ``out_dir/data-report``; log it to W&B loggers."""
+def write_data_report(
+    datamodule: Any, out_dir: Path | str, loggers: list[Any] = (), figures: bool = True
+) -> Path:
+    """Write the report of a set-up datamodule into ``out_dir/data-report``; log it to W&B loggers.
+
+    ``figures``: also draw ``images_per_artist.png`` (``report.figures`` of a run).
+    """
     out = Path(out_dir) / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     counts = split_counts(datamodule)
     header = ["artist", *SPLITS, "total"]
     _write_csv(out / "images_per_artist.csv", header, counts)
-    plot_counts(counts, out / "images_per_artist.png")
+    plot = {"data/images_per_artist_plot": out / "images_per_artist.png"} if figures else {}
+    if figures:
+        plot_counts(counts, out / "images_per_artist.png")
     skipped = [list(s) for s in datamodule.index.skipped]
     _write_csv(out / "skipped_files.csv", ["path", "reason"], skipped)
     duplicates = duplicate_rows(datamodule)
@@ -110,7 +117,6 @@ def write_data_report(datamodule: Any, out_dir: Path | str, loggers: list[Any] =
         "data/skipped_files": (["path", "reason"], skipped),
         "data/duplicate_groups": (["group", "path", "artist", "split"], duplicates),
     }
-    plot = {"data/images_per_artist_plot": out / "images_per_artist.png"}
     wandb_run.log_data_report(loggers, tables, plot, {k: v for k, v in summary.items() if k != "split"})
     return out
 

@@ -49,6 +49,9 @@ class ReportSettings:
     misclassified: int = 48  # thumbnails on the contact sheet (and rows of the W&B table)
     thumbnail_px: int = 128
     confused_pairs: int = 10
+    figures: bool = (
+        True  # false: no PNGs (sweeps, tuning trials, tests); the tables and figures of merit stay
+    )
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,12 @@ def write_test_report(
         f"{prefix}/macro_acc", next(r["recall"] for r in rows if r["artist"] == "macro avg")
     )
     mistakes = _mistakes(predictions, data.root, settings)
-    figures = (predictions, logits.numpy(), rows, macro_acc, mistakes, data, settings, temperature)
-    _draw_figures(paths, title, *figures)
-
-    # the contact sheet as an image beside the table of the same mistakes (<prefix>/misclassified)
-    images = {("misclassified_sheet" if k == "misclassified" else k): paths[k] for k in FIGURES}
+    images: dict[str, Path] = {}
+    if settings.figures:
+        figures = (predictions, logits.numpy(), rows, macro_acc, mistakes, data, settings, temperature)
+        _draw_figures(paths, title, *figures)
+        # the contact sheet as an image beside the table of the same mistakes (<prefix>/misclassified)
+        images = {("misclassified_sheet" if k == "misclassified" else k): paths[k] for k in FIGURES}
     wandb_run.log_report(loggers, rows, images, prefix)
     wandb_run.log_misclassified(loggers, mistakes, prefix)
     return extra

@@ -57,6 +57,51 @@ def _failed_sweeps() -> int:
     return len(module.failed_sweeps) if module is not None else 0
 
 
+class _CarriedError(BaseException):
+    """A single run's exception, carried past Hydra's job runner to :func:`run_command`.
+
+    Hydra writes "Error executing job with overrides: [...]" to stderr before it re-raises a job's error;
+    for a single run that line only repeats what the user typed, ahead of the paragraph that explains. A
+    BaseException passes Hydra's ``except Exception``; :func:`run_command` unwraps it.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def hydra_task(task: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Decorator for a ``@hydra.main`` task: in a single run its error reaches :func:`run_command` as it
+    was, without Hydra's line first. In a multirun Hydra handles it (the line names the failed job)."""
+
+    @functools.wraps(task)
+    def wrapper(cfg: Any) -> Any:
+        try:
+            return task(cfg)
+        except Exception as err:
+            if _single_run():
+                raise _CarriedError(err) from None
+            raise
+
+    return wrapper
+
+
+def _single_run() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.RUN
+
+
+def _exit_for(err: Exception, show_traceback: bool) -> None:
+    """One paragraph and exit 2 for a user error; anything else (or a traceback asked for) re-raised."""
+    message = None if show_traceback else user_message(err)
+    if message is None:
+        raise err
+    print(f"\nartworks: {message}\n", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
 def run_command(entry: Callable[[], Any], argv: Sequence[str] | None = None) -> None:
     """Run ``entry`` (a ``@hydra.main`` function or a command's body) with the shared error handling.
 
@@ -67,18 +112,19 @@ def run_command(entry: Callable[[], Any], argv: Sequence[str] | None = None) -> 
     show_traceback = tracebacks_requested(argv)
     register_resolvers()
     failed_before = _failed_sweeps()
+    carried: Exception | None = None
     try:
         with hydra_raises():
             entry()
+    except _CarriedError as job:
+        carried = job.error  # handled below, outside this handler: its traceback stays its own
     except KeyboardInterrupt:
         print("\nartworks: interrupted.", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
-        message = None if show_traceback else user_message(err)
-        if message is None:
-            raise
-        print(f"\nartworks: {message}\n", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        _exit_for(err, show_traceback)
+    if carried is not None:
+        _exit_for(carried, show_traceback)
     if _failed_sweeps() > failed_before:
         sys.exit(EXIT_SWEEP_FAILED)
 

@@ -58,9 +58,9 @@ def _callbacks(cfg: DictConfig, loggers: list[Any]) -> list[Any]:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit the configured experiment, test the best checkpoint and write ``metrics.json``."""
     torch.set_float32_matmul_precision(cfg.speed.float32_matmul_precision)
-    L.seed_everything(cfg.seed, workers=True)
     check_override_types(cfg)
-    check_config(cfg, TRAIN)  # value ranges (artworks.config.schema)
+    check_config(cfg, TRAIN)  # value ranges (artworks.config.schema), before anything prints or runs
+    L.seed_everything(cfg.seed, workers=True)
     wandb_run.name_group(cfg)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -86,9 +86,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         lg.log_hyperparams(OmegaConf.to_container(run_config, resolve=True))
         lg.log_hyperparams({f"params/{k}": v for k, v in parameter_counts(module.net).items()})
 
+    report = ReportSettings(**cfg.get("report", {}))
     wandb_run.track_best(loggers)  # the W&B summary keeps the best val/macro_acc, not the last
     if trainer.is_global_zero:
-        write_data_report(datamodule, output_dir, loggers)  # data-report/: counts per split, mean/std, skips
+        write_data_report(datamodule, output_dir, loggers, report.figures)  # data-report/: counts, mean/std
         wandb_run.use_split(loggers, datamodule.split_path)  # lineage: the runs that share this test set
 
     try:
@@ -115,7 +116,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             trainer.test(module, datamodule=datamodule, ckpt_path=ckpt)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
         metrics.update(run_facts(trainer, module))
-        report = ReportSettings(**cfg.get("report", {}))
         if cfg.test and metrics.get("best_ckpt"):  # T on validation, into the best checkpoint (every rank)
             metrics.update(
                 calibrate_best_checkpoint(trainer, module, datamodule, metrics["best_ckpt"], report.ece_bins)

@@ -14,6 +14,7 @@ from artworks.bench import gpu_check
 from artworks.config.study import study_models
 
 
+@pytest.mark.e2e
 def test_dry_run_reports_every_part_and_the_five_experiments(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("OUT", str(tmp_path / "device-out"))  # the device tool's folder of files to bring back
     # budgets out of reach: on a busy shared CPU the toy parts must still run to their end

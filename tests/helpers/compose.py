@@ -8,10 +8,9 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, open_dict
 
-from artworks.config import config_dir
+from artworks.config import compose_job, config_dir
 from artworks.config.study import study_models
 
 TINY_SAMPLE = {"artists": 4, "images_per_artist": 12, "image_size": 40, "seed": 0, "imbalance": "none"}
@@ -56,32 +55,32 @@ TINY_OVERRIDES = [
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
     "logger=none",
+    "report.figures=false",  # tests that look at the figures ask for them (report.figures=true)
 ]
 
 
 def compose_train(
-    sample_root: Path, weights: Path, log_dir: Path, output_dir: Path, overrides: Sequence[str] = ()
+    sample_root: Path,
+    weights: Path,
+    log_dir: Path,
+    output_dir: Path,
+    overrides: Sequence[str] = (),
+    sample: dict | None = None,
 ) -> DictConfig:
-    """``train.yaml`` with the tiny settings plus ``overrides``, set up as Hydra sets up a real job."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            config_name="train",
-            overrides=[
-                *TINY_OVERRIDES,
-                f"data.root={sample_root}",
-                f"paths.log_dir={log_dir}",
-                f"model.net.weights_path={weights}",
-                *overrides,
-            ],
-            return_hydra_config=True,
-        )
+    """``train.yaml`` with the tiny settings plus ``overrides`` on ``sample`` (default: the tiny one)."""
+    cfg = compose_job(
+        "train",
+        [
+            *TINY_OVERRIDES,
+            f"data.root={sample_root}",
+            f"paths.log_dir={log_dir}",
+            f"model.net.weights_path={weights}",
+            *overrides,
+        ],
+        output_dir,
+    )
     with open_dict(cfg):
-        cfg.data.sample = dict(TINY_SAMPLE)
-        cfg.paths.output_dir = str(output_dir)
-    with read_write(cfg.hydra), open_dict(cfg.hydra):
-        cfg.hydra.runtime.output_dir = cfg.paths.output_dir
-    HydraConfig().set_config(cfg)
+        cfg.data.sample = dict(sample or TINY_SAMPLE)
     return cfg
 
 
@@ -108,6 +107,7 @@ EVAL_OVERRIDES = [
     "trainer=cpu",
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
+    "report.figures=false",
 ]
 
 

@@ -29,6 +29,7 @@ def tiny_overrides(root: Path, log_dir: Path) -> list[str]:
         "trainer.limit_train_batches=2",
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
+        "report.figures=false",
         f"paths.log_dir={log_dir}",
     ]
 

@@ -36,6 +36,7 @@ def cli_args(sample_root: Path, weights: Path, log_dir: Path, *extra: str) -> li
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
         "logger=csv",
+        "report.figures=false",
         "model=finetune_resnet50",
         *tiny_net(weights),
         "callbacks.last_checkpoint.every_n_train_steps=1",

@@ -63,6 +63,7 @@ def test_a_run_writes_a_report_that_agrees_with_sklearn_and_a_wandb_run_that_rea
         "logger=wandb",
         "trainer.max_epochs=2",
         "trainer.limit_test_batches=2",
+        "report.figures=true",
         output_dir=tmp_path,
     )
     metrics = train(cfg)

@@ -1,6 +1,6 @@
 """DDP on 2 CPU processes (gloo), through the real command line: exact evaluation, multirun + DDP.
 
-Lightning starts rank 1 by re-running the command, so these run ``python -m artworks.train`` in a subprocess.
+Lightning starts rank 1 by re-running the command, so DDP runs are ``python -m artworks.train`` subprocesses.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from artworks.config import compose_job
+from artworks.training.task import train
 from tests.helpers.ddp import TEST_IMAGES, run_train, tiny_overrides
 
 pytestmark = pytest.mark.e2e
@@ -24,8 +26,8 @@ def report_rows(run_dir: Path) -> list[dict[str, str]]:
 def test_two_process_test_equals_single_process(ddp_root: Path, tmp_path: Path) -> None:
     common = [*tiny_overrides(ddp_root, tmp_path / "outputs"), "logger=none"]
     single_dir, ddp_dir = tmp_path / "single", tmp_path / "ddp"
-    run_train(*common, "trainer=cpu", f"hydra.run.dir={single_dir}", cwd=tmp_path)
-    single = json.loads((single_dir / "metrics.json").read_text())
+    # the one-process reference runs in-process (the same overrides, composed as the command composes them)
+    single = train(compose_job("train", [*common, "trainer=cpu"], single_dir))
 
     run_train(
         *common,

@@ -128,6 +128,7 @@ def check_consistent(straight: Path, cfg, landed: int, wanted: int, orphan_bytes
     assert unparsable(*folders) == []  # (c)
 
 
+@pytest.mark.e2e
 def test_killed_at_seeded_points_over_its_life_resumes_to_identical_metrics(crash_cfg) -> None:
     straight = crash_cfg("straight")
     assert run_forked(straight, {}) == 0

@@ -22,6 +22,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LEGACY_CKPT = FIXTURES / "legacy-v0.1-test_resnet.ckpt"
 
 
+@pytest.mark.e2e
 def test_legacy_checkpoint_is_plain_data_and_evaluates_to_its_recorded_metrics(sample_root: Path, tmp_path):
     pytest.importorskip("timm")
     checkpoint = load_checkpoint(LEGACY_CKPT)  # weights-only: would refuse any pickled class path

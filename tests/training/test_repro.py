@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from artworks.runtime.provenance import git_state
 from artworks.training.task import train
 from tests.helpers.compose import tiny_net
@@ -11,6 +13,7 @@ from tests.helpers.compose import tiny_net
 TIMING_KEYS = ("wall_time_s", "train_img_per_s", "best_ckpt")
 
 
+@pytest.mark.e2e
 def test_same_seed_same_metrics_and_a_provenance_record(make_cfg, tiny_weights, tmp_path):
     runs = []
     for name in ("a", "b"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,14 @@ def only_run_dir(log_dir: Path) -> Path:
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(
     sample_root: Path, tiny_weights: Path, tmp_path: Path
 ) -> None:
-    straight = run_cli(cli_args(sample_root, tiny_weights, tmp_path / "straight"))
+    # the uninterrupted run and the one to kill are independent: side by side (most of each is imports)
+    with ThreadPoolExecutor(2) as pool:
+        straight_run = pool.submit(run_cli, cli_args(sample_root, tiny_weights, tmp_path / "straight"))
+        killed_run = pool.submit(
+            run_cli, cli_args(sample_root, tiny_weights, tmp_path / "killed"), kill_at=KILL_STEP
+        )
+    straight, killed = straight_run.result(), killed_run.result()
     assert straight.returncode == 0, straight.stderr[-3000:]
-
-    killed = run_cli(cli_args(sample_root, tiny_weights, tmp_path / "killed"), kill_at=KILL_STEP)
     assert killed.returncode == -9, killed.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "killed")
     assert not (run_dir / "metrics.json").exists()

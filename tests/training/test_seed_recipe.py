@@ -23,6 +23,7 @@ SLOW = {"finetune_resnet50", "freeze13_resnet50"}  # the other two cover ImageNe
     "name",
     [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in BASELINE["runs"]],
 )
+@pytest.mark.e2e
 def test_seed_recipe_reproduces_the_recorded_metrics(make_cfg, tmp_path: Path, name: str) -> None:
     # recorded with 2 intra-op threads (conftest's setting): another count sums convolutions in another order
     assert torch.get_num_threads() == 2, "an earlier test changed torch's thread count and did not restore it"

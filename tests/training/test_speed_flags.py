@@ -15,7 +15,7 @@ from artworks.evaluate import evaluate
 from artworks.training.checkpoint import load_checkpoint
 from artworks.training.module import ArtistClassifier
 from artworks.training.task import train
-from tests.helpers.compose import compose_evaluate
+from tests.helpers.compose import ONLY_BEST_WEIGHTS, TINY_ARCH, compose_evaluate
 
 
 def classifier(**speed: object) -> ArtistClassifier:
@@ -37,13 +37,15 @@ def test_channels_last_network_and_compile_keep_state_dict_keys() -> None:
     assert not {"channels_last", "compile", "compile_options"} & set(fast.hparams)
 
 
+@pytest.mark.e2e
 def test_checkpoint_trained_with_speed_flags_loads_in_evaluate(
     make_cfg, sample_root: Path, tmp_path: Path
 ) -> None:
     trained = train(
         make_cfg(
             "model=scratch_resnet50",
-            "model.net.arch=resnet18",
+            f"model.net.arch={TINY_ARCH}",
+            *ONLY_BEST_WEIGHTS,
             "speed.channels_last=true",
             "speed.compile=true",
             "speed.compile_options={backend: eager}",  # dynamo's graph capture without a C++ build
@@ -51,7 +53,7 @@ def test_checkpoint_trained_with_speed_flags_loads_in_evaluate(
         )
     )
     state_dict = load_checkpoint(trained["best_ckpt"])["state_dict"]
-    assert "net.conv1.weight" in state_dict and not any("_orig_mod" in key for key in state_dict)
+    assert "net.conv1.0.weight" in state_dict and not any("_orig_mod" in key for key in state_dict)
 
     cfg = compose_evaluate(
         sample_root, tmp_path / "eval", "trainer.limit_test_batches=1", f"ckpt_path={trained['best_ckpt']}"
