@@ -5,12 +5,15 @@ stores the uint8 N×S×S×3 array as a ``.npy`` file (``np.load(mmap_mode="r")``
 named after a hash of the file list (paths and sizes) and the preprocessing settings: it is rebuilt when
 either changes and reused otherwise. S is ``data.cache_image_size`` (default: the training size).
 
-On a first run, :func:`prepare_images` checks, fingerprints and caches every file from one read and one
-decode (:func:`artworks.data.validate.inspect_file`); later runs, at any size, reuse the checks and only
-decode for the cache. A new size is built from the JPEGs, not from a larger cache: resizing a resized
-image is not the same as draft-decoding and resizing the file, and the cached and uncached loaders must
-serve identical images. Worker processes (every core by default) decode their share of rows and write them
-straight into the memory-mapped file, so memory does not grow with the number of images.
+On a first run, :func:`prepare_images` checks, fingerprints and caches every file from one read
+(:func:`artworks.data.validate.inspect_file`) and one decode when the JPEG draft scale of the cache size is
+the fingerprint's (``FINGERPRINT_SIZE``, 224 px: always at 224, for most files at 256, for non-JPEG files
+always), two otherwise (the fingerprint keeps its own decode so that it, and the split, do not depend on the
+image size of the first run); later runs, at any size, reuse the checks and only decode for the cache.
+A new size is built from the JPEGs, not from a larger cache: resizing a resized image is not the same as
+draft-decoding and resizing the file, and the cached and uncached loaders must serve identical images.
+Worker processes (every core by default) decode their share of rows and write them straight into the
+memory-mapped file, so memory does not grow with the number of images.
 
 Files later runs trust are written whole or not at all (:mod:`artworks.storage`): the array is built in a
 temporary file with the builder's pid in its name, space for it is reserved up front (a full disk is a

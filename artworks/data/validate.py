@@ -1,14 +1,23 @@
 """Check every candidate file once while indexing, so a bad file is left out instead of crashing an epoch.
 
 Each file is read once and fully decoded (libjpeg reads the whole stream, so a truncated file is caught).
-The same decode records what duplicate detection needs: a SHA-1 of the bytes and a difference hash
-("dHash") of the picture, and, when the image cache is being built, the cache row as well
-(:func:`inspect_file`; :mod:`artworks.data.cache` runs it in parallel): on a first run every file is decoded
-once, not once to check and again to cache. Without a cache the decode uses a small JPEG draft scale (1/8
-where the file allows); with one, the cache's scale, and the dHash is taken from that decode (its bits can
-differ from the 1/8-scale one's in a bit or two, well below the near-duplicate threshold). Results are kept
-in a CSV in the cache folder keyed by file size and mtime, so later runs, of any image size, only check new
-or changed files: a root's checks, duplicate groups and split are fixed by its first run.
+The decode records what duplicate detection needs: a SHA-1 of the bytes and a difference hash ("dHash") of
+the picture (:func:`inspect_file`; :mod:`artworks.data.cache` runs it in parallel, and with it writes the
+cache row on a first run).
+
+The fingerprint has one canonical decode, whatever the image size of the run: the JPEG draft for
+``FINGERPRINT_SIZE`` (224) px, greyed and resized to the dHash thumbnail with Lanczos (deterministic).
+It must not depend on the image size of the first run: a fingerprint taken at the cache's scale would move
+by a bit or two with it, and with it the duplicate groups and so the split. When the cache row is wanted
+too (``row_size``), the draft scale Pillow picks for ``row_size`` is compared, without decoding, with the
+one it picks for ``FINGERPRINT_SIZE`` (a second ``Image`` opened on the same bytes and drafted; sizes,
+modes and scales compared). When they are the same (at 224 always, at 256 for most images, for non-JPEG
+files always, draft being a no-op there) the file is decoded ONCE and both the fingerprint and the row
+come from that decode; otherwise it is decoded twice, once at each scale (from the bytes already in
+memory: still one read). Without a cache (:func:`check_files`) there is only the fingerprint's decode.
+Results are kept in a CSV in the cache folder keyed by file size and mtime, so later runs, of any image
+size, only check new or changed files: a root's checks, duplicate groups and split are fixed by its first
+run.
 """
 
 from __future__ import annotations
@@ -18,8 +27,9 @@ import hashlib
 import io
 import logging
 import multiprocessing
+import operator
 import signal
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +44,16 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 STRAY_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 PARALLEL_FROM = 64  # fewer files than this are checked in-process
-CHECKS_VERSION = 1
+CHECKS_VERSION = 2  # bump when a check's fields change for the same file (2: fingerprint at FINGERPRINT_SIZE)
+# The draft size of the fingerprint's decode: fixed, so fingerprints (and duplicate groups, and the split) do
+# not depend on the image size of the first run; 224 px, the study's image size, so that at the default size
+# the fingerprint and the cache row come from one decode.
+FINGERPRINT_SIZE = 224
+# The dHash thumbnail is resized from that decode with plain Lanczos (~0.8 ms from a ~500x400 draft). Faster
+# choices were measured and rejected: box reduction first (reducing_gap 2-3, ~0.2 ms) moved resized and
+# recompressed copies of a painting up to 11-12 bits apart (past the 6-bit near-duplicate threshold), where
+# plain Lanczos keeps them within 3; BOX/BILINEAR/HAMMING alone move every fingerprint by 5-8 bits from the
+# earlier versions' Lanczos ones, plain Lanczos by ~1 (none for files small enough to be decoded whole).
 
 
 @dataclass(frozen=True)
@@ -87,12 +106,10 @@ def _rejected(path: Path, base: dict) -> FileCheck | None:
     return FileCheck(**base, reason=reason) if reason else None
 
 
-def _row(data: bytes, size: int, max_pixels: int) -> np.ndarray:
-    """The cache row of an image file's bytes, decoded (in draft mode) as ``load_image`` decodes it."""
-    with open_image(io.BytesIO(data), max_pixels) as img:
-        img.draft("RGB", (size, size))
-        img.load()
-        return rgb_row(img, size)
+def _drafted(img: Image.Image, size: int) -> tuple:
+    """What ``img`` (opened, not loaded) decodes to after ``draft`` for ``size``: mode, size, JPEG scale."""
+    img.draft("RGB", (size, size))
+    return img.mode, img.size, getattr(img, "decoderconfig", ())
 
 
 def inspect_file(
@@ -102,10 +119,11 @@ def inspect_file(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     row_size: int | None = None,
 ) -> tuple[FileCheck, np.ndarray | None]:
-    """Check and fingerprint ``root / rel`` from one read and one decode; never raises for a bad file.
+    """Check and fingerprint ``root / rel`` from one read; never raises for a bad file.
 
-    With ``row_size`` the same decode also gives the file's cache row (``row_size``² × 3 uint8, exactly
-    what :func:`artworks.data.images.load_image` returns), None for a bad file.
+    With ``row_size`` it also gives the file's cache row (``row_size``² × 3 uint8, exactly what
+    :func:`artworks.data.images.load_image` returns), None for a bad file: from the fingerprint's decode when
+    the draft scale for ``row_size`` is the fingerprint's (one decode), else from a second decode.
     """
     path = root / rel
     stat = path.stat()
@@ -123,19 +141,27 @@ def inspect_file(
     except OSError as err:
         return FileCheck(**base, reason=f"cannot be opened: {err}"), None
     shape = {"width": img.size[0], "height": img.size[1], "mode": img.mode}
+    row_img = None  # the image the row is taken from: img itself when the draft scales agree
     try:
-        # The fingerprint always comes from the same small draft decode, whatever size the cache row has:
-        # a fingerprint taken at the row's scale would move by a bit or two with the image size of the first
-        # run, and with it the duplicate groups and so the split. The row is a second decode of the bytes
-        # already in memory (no second read); the draft one costs a fraction of it.
-        img.draft("RGB", (hash_size * 8,) * 2)
+        drafted = _drafted(img, FINGERPRINT_SIZE)
+        if row_size == FINGERPRINT_SIZE:
+            row_img = img
+        elif row_size:
+            row_img = open_image(io.BytesIO(data), max_pixels)  # header only: no decode yet
+            if _drafted(row_img, row_size) == drafted:
+                row_img.close()
+                row_img = img
         img.load()
         fingerprint = dhash(to_rgb(img), hash_size)
-        row = _row(data, row_size, max_pixels) if row_size else None
+        if row_img is not None and row_img is not img:
+            row_img.load()  # the second decode, at the row's scale
+        row = rgb_row(row_img, row_size) if row_img is not None else None
     except (OSError, ValueError, SyntaxError) as err:
         return FileCheck(**base, reason=f"truncated or corrupt: {err}", **shape), None
     finally:
         img.close()
+        if row_img is not None:
+            row_img.close()
     sha1 = hashlib.sha1(data).hexdigest()
     return FileCheck(**base, sha1=sha1, dhash=fingerprint, **shape), row
 
@@ -165,10 +191,12 @@ def _read_checks(path: Path) -> dict[str, FileCheck]:
 
 def write_checks(path: Path, checks: list[FileCheck]) -> None:
     """Keep ``checks`` for later runs (atomically: a run trusts this file)."""
+    names = [fl.name for fl in fields(FileCheck)]
+    row = operator.attrgetter(*names)  # not dataclasses.asdict: its deep copy is most of the time at 8k rows
     with atomic_open(path, newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(FileCheck)])
-        writer.writeheader()
-        writer.writerows(asdict(c) for c in checks)
+        writer = csv.writer(f)
+        writer.writerow(names)
+        writer.writerows(map(row, checks))
 
 
 def known_checks(root: Path, rels: list[str], store: Path) -> dict[str, FileCheck]:

@@ -170,4 +170,12 @@ def test_data_benchmark_runs_and_prints_every_figure(tmp_path, capsys):
     ):
         assert figure in out
     assert "x (a)" in out
-    assert re.search(r"^first-run preparation: \d+ img/s, \d+\.\d\d x the plain loader$", out, re.MULTILINE)
+    # R is against a pass of (a) over the same files just before the first run, printed on its own line
+    adjacent = re.search(
+        r"^\(a\) plain, one pass just before the first run \(R below\) +(\d+\.\d) img/s$", out, re.M
+    )
+    line = re.search(
+        r"^first-run preparation: (\d+) img/s, (\d+\.\d\d) x the plain loader$", out, re.MULTILINE
+    )
+    assert adjacent and line
+    assert float(line[2]) == pytest.approx(int(line[1]) / float(adjacent[1]), rel=0.05, abs=0.01)
