@@ -55,6 +55,7 @@ def test_a_predicted_class_without_targets_counts_as_zero_recall():
     assert _report_macro_recall(preds, targets) == pytest.approx(torchmetrics_value)
 
 
+@pytest.mark.e2e
 def test_a_run_writes_a_report_that_agrees_with_sklearn_and_a_wandb_run_that_reads_itself(
     make_cfg, tmp_path, capsys
 ):
