@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from artworks.compare import main as compare_main
 from artworks.errors import ArtworksError
+from artworks.reports import paired, stats
 from artworks.reports.compare import compare
 from artworks.reports.predictions import Predictions, read_predictions, write_predictions
 from tests.helpers.wandb_records import history_keys, read_records, run_record
@@ -134,6 +136,87 @@ def test_reference_experiment_option_and_an_unknown_name(tmp_path, capsys):
     assert set(rows) == {"cbam_resnet50"} and rows["cbam_resnet50"][1] == "scratch_resnet50"
     with pytest.raises(ArtworksError, match="matches none of the compared experiments"):
         compare([tmp_path], tmp_path, reference_experiment="nope")
+
+
+def _group_runs(*runs: tuple[Path, int]) -> list[dict]:
+    """The run records ``compare`` groups (run folder, overrides, seed), for calling ``paired`` directly."""
+    return [{"run_dir": run_dir, "overrides": {}, "seed": seed} for run_dir, seed in runs]
+
+
+def test_a_row_shows_the_figures_of_every_pair_and_dashes_when_there_are_none():
+    difference = stats.Difference(0.1, (0.02, 0.18), 0.01)
+    mcnemar = [stats.McNemar(5, 1, 0.2), stats.McNemar(3, 2, 0.5)]
+    row = paired.PairedResult("new", "ref", 2, difference, mcnemar, note="one pair left out").row()
+    assert row == [
+        "new",
+        "ref",
+        "2",
+        "+0.100",
+        "[+0.020, +0.180]",
+        "0.01",
+        "8 / 3",
+        "0.5",
+        "yes (one pair left out)",
+    ]
+    row = paired.PairedResult("new", "ref", 1, stats.Difference(-0.01, (-0.05, 0.03), 0.6), mcnemar[:1]).row()
+    assert row[3:] == ["-0.010", "[-0.050, +0.030]", "0.6", "5 / 1", "0.2", "not significant"]
+    for result in (
+        paired.PairedResult("new", "ref", 0, note="no runs to pair"),
+        paired.PairedResult("new", "ref", 0, difference, [], note="no runs to pair"),
+    ):
+        assert result.row() == ["new", "ref", "0", "–", "–", "–", "–", "–", "no runs to pair"]
+
+
+def test_runs_pair_in_seed_order_within_each_split():
+    def run(name: str, seed: int, split: str | None = None) -> dict:
+        return {"name": name, "seed": seed, "overrides": {paired.SPLIT_KEY: split} if split else {}}
+
+    mine = [run("a2", 2), run("a1", 1), run("a3", 3), run("b1", 1, "7")]  # listed out of seed order
+    theirs = [run("r1", 1), run("r2", 2), run("s1", 1, "7"), run("t1", 1, "8")]
+    pairs = [(a["name"], b["name"]) for a, b in paired.run_pairs(mine, theirs)]
+    assert pairs == [("a1", "r1"), ("a2", "r2"), ("b1", "s1")]  # a3: no reference run with seed 3
+
+
+def test_a_run_without_predictions_is_named_and_left_out(tmp_path):
+    _, targets = _test_set()
+    ref = _run(tmp_path / "x", "ref", "finetune_resnet50", _preds(targets, 0.5, 1))
+    new = _run(tmp_path / "x", "new", "new", _preds(targets, 0.6, 2))
+    (new / "test_predictions.csv").unlink()
+    (result,) = paired.compare_to_reference(
+        {"ref": _group_runs((ref, 1)), "new": _group_runs((new, 1))}, "ref"
+    )
+    assert result.pairs == 0 and result.note == "new has no test_predictions.csv"
+    assert result.row()[-1] == "new has no test_predictions.csv"
+    (ref / "test_predictions.csv").unlink()
+    other = _run(tmp_path / "y", "other", "other", _preds(targets, 0.6, 3))
+    (result,) = paired.compare_to_reference(
+        {"ref": _group_runs((ref, 1)), "o": _group_runs((other, 1))}, "ref"
+    )
+    assert result.pairs == 0 and result.note == "ref has no test_predictions.csv"
+
+
+@pytest.mark.parametrize("change", ["targets", "class_names"])
+def test_runs_whose_labels_or_artists_differ_are_not_paired(tmp_path, change):
+    _, targets = _test_set()
+    ref = _run(tmp_path, "ref", "finetune_resnet50", _preds(targets, 0.5, 1))
+    new = _run(tmp_path, "new", "new", _preds(targets, 0.5, 2))
+    original = read_predictions(new / "test_predictions.csv")
+    value = np.roll(original.targets, 1) if change == "targets" else CLASSES[::-1]
+    write_predictions(new / "test_predictions.csv", dataclasses.replace(original, **{change: value}))
+    (result,) = paired.compare_to_reference(
+        {"ref": _group_runs((ref, 1)), "new": _group_runs((new, 1))}, "ref"
+    )
+    assert result.pairs == 0 and result.note == "new and ref were tested on different images"
+
+
+def test_compare_to_reference_defaults_to_a_thousand_resamples_seed_0(tmp_path):
+    _, targets = _test_set()
+    ref = _run(tmp_path, "ref", "finetune_resnet50", _preds(targets, 0.5, 1))
+    new = _run(tmp_path, "new", "new", _preds(targets, 0.6, 2))
+    groups = {"ref": _group_runs((ref, 1)), "new": _group_runs((new, 1))}
+    (result,) = paired.compare_to_reference(groups, "ref")
+    assert [result] == paired.compare_to_reference(groups, "ref", resamples=1000, seed=0)
+    assert result.difference != paired.compare_to_reference(groups, "ref", seed=1)[0].difference
 
 
 @pytest.mark.slow  # a W&B run start (~5-8 s); the tables themselves are tested above
