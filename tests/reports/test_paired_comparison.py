@@ -219,6 +219,64 @@ def test_compare_to_reference_defaults_to_a_thousand_resamples_seed_0(tmp_path):
     assert result.difference != paired.compare_to_reference(groups, "ref", seed=1)[0].difference
 
 
+def test_notes_are_kept_next_to_the_pairs_made_and_every_experiment_gets_a_row(tmp_path):
+    _, targets = _test_set()
+    ref = [_run(tmp_path, f"ref{s}", "finetune_resnet50", _preds(targets, 0.5, s), seed=s) for s in (1, 2, 3)]
+    new = [_run(tmp_path, f"new{s}", "new", _preds(targets, 0.6, s + 10), seed=s) for s in (1, 2, 3)]
+    odd = _run(tmp_path, "odd", "odd", _preds(targets, 0.6, 9), seed=1)
+    for run_dir in (new[1], new[2]):
+        (run_dir / "test_predictions.csv").unlink()
+    groups = {
+        "nothing": [],  # first: an experiment with no pairs must not end the comparison
+        "odd": [{"run_dir": odd, "overrides": {paired.SPLIT_KEY: "5"}, "seed": 1}],
+        "ref": _group_runs(*((r, s) for s, r in enumerate(ref, 1))),
+        "new": _group_runs(*((r, s) for s, r in enumerate(new, 1))),
+    }
+    nothing, other, result = paired.compare_to_reference(groups, "ref", resamples=200)
+    assert (nothing.group, nothing.pairs, nothing.note) == ("nothing", 0, "no runs to pair")
+    assert (other.group, other.pairs, other.note) == ("odd", 0, "no runs to pair")
+    assert result.pairs == 1 and result.difference is not None
+    assert result.note == "new2 has no test_predictions.csv; new3 has no test_predictions.csv"
+    assert result.row()[-1].endswith("(new2 has no test_predictions.csv; new3 has no test_predictions.csv)")
+
+
+def test_pairs_on_other_splits_are_resampled_independently(tmp_path):
+    _, targets = _test_set()
+    runs = {"ref": [], "new": []}
+    for split in (3, 4):  # the same artists, other images: other test sets
+        for name, accuracy in (("ref", 0.5), ("new", 0.6)):
+            run_dir = _run(
+                tmp_path, f"{name}{split}", name, _preds(targets, accuracy, split), split_seed=split
+            )
+            runs[name].append({"run_dir": run_dir, "overrides": {paired.SPLIT_KEY: str(split)}, "seed": 1})
+    (result,) = paired.compare_to_reference(runs, "ref", resamples=300, seed=4)
+    pairs = []
+    for mine, theirs in zip(runs["new"], runs["ref"], strict=True):
+        a = read_predictions(mine["run_dir"] / "test_predictions.csv")
+        b = read_predictions(theirs["run_dir"] / "test_predictions.csv")
+        assert a.test_set_id() == b.test_set_id()
+        pairs.append(stats.PairedRuns(a.targets, a.preds, b.preds, a.test_set_id()))
+    assert pairs[0].test_set != pairs[1].test_set
+    assert result.difference == stats.paired_bootstrap(pairs, len(CLASSES), 300, 4)
+    shared = [dataclasses.replace(p, test_set="") for p in pairs]  # as if both were one test set
+    assert result.difference != stats.paired_bootstrap(shared, len(CLASSES), 300, 4)
+
+
+def test_the_section_has_its_heading_explanation_and_table(tmp_path):
+    difference = stats.Difference(0.1, (0.02, 0.18), 0.01)
+    results = [
+        paired.PairedResult("new", "ref", 1, difference, [stats.McNemar(5, 1, 0.2)]),
+        paired.PairedResult("odd", "ref", 0, note="no runs to pair"),
+    ]
+    lines = paired.paired_markdown(results, resamples=321)
+    assert lines[:2] == ["## Against the reference (ref)", ""]
+    assert "321 resamples" in lines[2] and lines[3] == ""
+    assert lines[4] == "| " + " | ".join(paired.HEADER) + " |"
+    assert lines[5] == "|---|---|" + "---:|" * 6 + "---|"
+    assert lines[6:] == ["| " + " | ".join(r.row()) + " |" for r in results]
+    assert paired.paired_markdown([], resamples=10)[:2] == ["## Against the reference", ""]
+
+
 @pytest.mark.slow  # a W&B run start (~5-8 s); the tables themselves are tested above
 def test_the_comparison_run_of_a_sweep_logs_its_tables_to_wandb(tmp_path):
     _, targets = _test_set()
