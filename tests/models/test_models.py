@@ -96,6 +96,49 @@ def test_cbam_keeps_its_input_shape_and_starts_as_the_reference_code() -> None:
     torch.testing.assert_close(cbam.eval().spatial.attention(x), torch.full((2, 1, 6, 6), 0.5))
 
 
+def _reference_cbam(cbam: CBAM, x: torch.Tensor) -> torch.Tensor:
+    """CBAM as the paper writes it, from the module's own parameters (spatial BatchNorm in eval mode)."""
+    first, second = cbam.channel.mlp[1], cbam.channel.mlp[3]
+
+    def mlp(v: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.relu(F.linear(v, first.weight, first.bias)), second.weight, second.bias)
+
+    avg, top = x.mean(dim=(2, 3)), x.amax(dim=(2, 3))
+    x = x * torch.sigmoid(mlp(avg) + mlp(top))[:, :, None, None]
+    pooled = torch.cat([x.max(dim=1, keepdim=True).values, x.mean(dim=1, keepdim=True)], dim=1)
+    bn = cbam.spatial.bn
+    z = F.conv2d(pooled, cbam.spatial.conv.weight, padding=3)
+    z = (z - bn.running_mean.view(1, -1, 1, 1)) / torch.sqrt(bn.running_var.view(1, -1, 1, 1) + 1e-5)
+    return x * torch.sigmoid(z * bn.weight.view(1, -1, 1, 1) + bn.bias.view(1, -1, 1, 1))
+
+
+def test_cbam_computes_the_published_channel_then_spatial_gate() -> None:
+    torch.manual_seed(0)
+    cbam = CBAM(32)
+    assert [m.out_features for m in cbam.channel.mlp if isinstance(m, nn.Linear)] == [2, 32]  # C/16
+    assert ChannelGate(64).mlp[1].out_features == 4 and SpatialGate().conv.kernel_size == (7, 7)
+    with torch.no_grad():  # non-trivial BatchNorm statistics and affine values
+        for param in (*cbam.channel.mlp.parameters(), cbam.spatial.bn.weight, cbam.spatial.bn.bias):
+            param.normal_(0, 0.5)
+        cbam.spatial.bn.running_mean.fill_(0.3)
+        cbam.spatial.bn.running_var.fill_(0.01)  # small: its eps matters
+    x = torch.randn(2, 32, 9, 11) * 2
+    torch.testing.assert_close(cbam.eval()(x), _reference_cbam(cbam, x))
+
+
+def test_the_spatial_gate_is_initialised_and_updated_as_in_the_reference_code() -> None:
+    torch.manual_seed(0)
+    weights = torch.cat([SpatialGate().conv.weight.flatten() for _ in range(50)])
+    # Kaiming normal, mode fan_out: std sqrt(2 / (1 output channel x 7 x 7)), not fan_in's sqrt(2 / 98)
+    assert weights.std().item() == pytest.approx((2 / 49) ** 0.5, rel=0.05)
+    gate = SpatialGate().train()
+    x = torch.randn(4, 8, 10, 10)
+    pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+    batch_mean = F.conv2d(pooled, gate.conv.weight, padding=3).mean()
+    gate(x)  # BatchNorm momentum 0.01: the running mean moves 1 % of the way
+    torch.testing.assert_close(gate.bn.running_mean, (0.01 * batch_mean).view(1))
+
+
 def test_cbam_sits_after_bn3_before_the_residual_addition() -> None:
     model = build_model(4, attention="cbam").eval()
     block = model.layer1[1]  # no downsample: the identity is the input itself
