@@ -19,6 +19,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, top_k_accuracy_sc
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from artworks.errors import ArtworksError
 from artworks.training.module import ArtistClassifier
 from tests.helpers.compose import TINY_ARCH
 
@@ -107,7 +108,7 @@ def _expected(table: torch.Tensor, prefix: str) -> dict[str, float]:
 
 
 def test_validation_logs_macro_micro_top5_f1_and_plain_loss_of_every_image_without_augmentation():
-    table = _table()
+    table = _table(seed=2)  # three images have their artist 6th: top-5 is not top-6
     expected = _expected(table, "val")
     assert abs(expected["val/macro_acc"] - expected["val/acc"]) > 0.05  # macro and micro differ here
     assert 0 < expected["val/acc"] < expected["val/top5_acc"] < 1
@@ -120,12 +121,12 @@ def test_validation_logs_macro_micro_top5_f1_and_plain_loss_of_every_image_witho
 
 
 def test_the_test_run_logs_the_same_figures_and_keeps_each_images_logits_once():
-    table = _table(seed=1)
-    module = _module(table)
+    module = _module(_table(seed=1))
     with pytest.raises(RuntimeError, match="no test outputs"):
         module.test_outputs()
     trainer = _trainer()
-    for _ in range(2):  # a second test run starts afresh
+    for table in (_table(seed=1), _table(seed=5)):  # a second test run starts afresh
+        module.net.table = table
         (logged,) = trainer.test(module, _loader(), verbose=False)
         assert logged == pytest.approx(_expected(table, "test"), abs=1e-6)
         logits, labels = module.test_outputs()
@@ -137,12 +138,20 @@ def test_best_val_macro_accuracy_is_the_running_maximum_and_ignores_the_sanity_c
     worse, better = _table(seed=2, right=[0, 4]), _table(seed=2)
     module = _module(worse)
     trainer = _trainer()
-    best = []
+    best, current = [], []
     for table in (worse, better, worse):
         module.net.table = table
-        best.append(trainer.validate(module, _loader(), verbose=False)[0]["val/macro_acc_best"])
+        (logged,) = trainer.validate(module, _loader(), verbose=False)
+        best.append(logged["val/macro_acc_best"])
+        current.append(logged["val/macro_acc"])
     low, high = _expected(worse, "v")["v/macro_acc"], _expected(better, "v")["v/macro_acc"]
     assert low < high and best == pytest.approx([low, high, high])
+    assert current == pytest.approx([low, high, low])  # each validation on its own images only
+    # the best so far is in the checkpoint: a resumed run keeps it
+    resumed = _module(worse)
+    resumed.load_state_dict(module.state_dict())
+    (logged,) = _trainer().validate(resumed, _loader(), verbose=False)
+    assert logged["val/macro_acc_best"] == pytest.approx(high)
 
     # the sanity check sees only the first batch, all right (macro acc 1): it must not count as the best
     table = _table(seed=3, right=[0, 1, 2, 3, 8])
@@ -153,10 +162,20 @@ def test_best_val_macro_accuracy_is_the_running_maximum_and_ignores_the_sanity_c
     assert full < 1 and trainer.callback_metrics["val/macro_acc_best"].item() == pytest.approx(full)
 
 
+class _SwapTable(L.Callback):
+    """Epoch ``e`` of training sees the logits ``tables[e]``."""
+
+    def __init__(self, tables: list[torch.Tensor]) -> None:
+        self.tables = tables
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: ArtistClassifier) -> None:
+        module.net.table = self.tables[trainer.current_epoch]
+
+
 def test_training_logs_the_training_loss_per_image_and_metrics_on_the_images_own_labels():
-    table = _table(seed=4)
+    table = _table(seed=4)  # the second epoch's: the figures are of that epoch alone
     module = _module(table, preprocess={"mean": [0.0] * 3, "std": [1 / 255] * 3, "rotate90": False})
-    trainer = _trainer()
+    trainer = _trainer(max_epochs=2, callbacks=[_SwapTable([_table(seed=0, right=[]), table])])
     trainer.fit(module, _loader())
     # the training loss is the configured one (class weights, smoothing), averaged per image over the epoch
     criterion = module.criterion
@@ -199,6 +218,38 @@ class ConstantNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.bias + torch.nn.functional.one_hot(torch.tensor(self.label), len(self.bias))
         return logits.expand(len(x), -1)
+
+
+class _Recorder(nn.Module):
+    """Records the batches the network sees, with whether it was training; predicts artist a."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(len(CLASSES)))
+        self.seen: list[tuple[bool, torch.Tensor]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((self.training, x.detach().clone()))
+        return self.bias.expand(len(x), -1)
+
+
+def test_training_batches_are_augmented_and_evaluation_batches_are_not():
+    module = _module(None)  # rotate90 on
+    module.net = _Recorder()
+    torch.manual_seed(0)
+    _trainer().fit(module, _loader(), _loader())
+    raw = _images()
+    train = torch.cat([x for training, x in module.net.seen if training])
+    val = torch.cat([x for training, x in module.net.seen if not training])
+    assert torch.equal(val, raw)
+    assert not torch.equal(train, raw) and torch.equal(train.sum(dim=(1, 2, 3)), raw.sum(dim=(1, 2, 3)))
+
+
+def test_a_module_built_for_a_checkpoint_does_not_load_pretrained_weights(tmp_path):
+    net = {"arch": TINY_ARCH, "weights": "DEFAULT", "weights_path": str(tmp_path / "missing.pth")}
+    _module(None, net=net, load_weights=False)  # the checkpoint's weights come next: no file is read
+    with pytest.raises(ArtworksError, match="does not exist"):
+        _module(None, net=net)
 
 
 def test_each_parameter_groups_learning_rate_is_logged_by_name():
