@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from urllib.error import URLError
 
 import pytest
 import torch
@@ -244,6 +245,48 @@ def test_weights_of_another_architecture_are_refused(tmp_path: Path) -> None:
     torch.save(build_model(1000, arch="resnet18").state_dict(), path)
     with pytest.raises(ArtworksError, match="do not fit"):
         build_model(4, weights="IMAGENET1K_V1", weights_path=str(path), attention="cbam")
+
+
+def test_torchvision_weights_come_from_the_cache_without_progress_bar_or_hash_check(monkeypatch, tmp_path):
+    from torchvision.models._api import WeightsEnum
+
+    from artworks.models import weights
+
+    calls = []
+
+    def fake_get_state_dict(self, **kwargs):
+        calls.append((self, kwargs))
+        return {"w": torch.ones(1)}
+
+    monkeypatch.setattr(WeightsEnum, "get_state_dict", fake_get_state_dict)
+    assert weights.fetch_state_dict("resnet18", "IMAGENET1K_V1") == {"w": torch.ones(1)}
+    assert calls[0][0].name == "IMAGENET1K_V1" and calls[0][1] == {"progress": False, "check_hash": False}
+    with pytest.raises(
+        ArtworksError, match=r"Unknown weights 'NOPE' for resnet18; torchvision has \['IMAGENET1K_V1'\]"
+    ):
+        weights.fetch_state_dict("resnet18", "NOPE")
+
+
+@pytest.mark.parametrize("error", [URLError("no network"), OSError("disk"), RuntimeError("truncated")])
+def test_weights_that_cannot_be_fetched_say_where_to_put_the_file(monkeypatch, tmp_path, error):
+    from torchvision.models._api import WeightsEnum
+
+    from artworks.models import weights
+
+    def fail(self, **kwargs):
+        raise error
+
+    monkeypatch.setattr(WeightsEnum, "get_state_dict", fail)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert weights.checkpoint_dir() == tmp_path / "hub" / "checkpoints"
+    with pytest.raises(ArtworksError) as info:
+        weights.fetch_state_dict("resnet18", "IMAGENET1K_V1")
+    message = str(info.value)
+    assert (
+        f"The IMAGENET1K_V1 weights for resnet18 could not be downloaded ({type(error).__name__}: " in message
+    )
+    assert f"copy the file resnet18-f37072fd.pth into {tmp_path / 'hub' / 'checkpoints'}" in message
+    assert "model.net.weights_path=/path/to/resnet18-f37072fd.pth" in message
 
 
 # --- freezing and per-stage learning rates -----------------------------------------------------------------
