@@ -351,6 +351,8 @@ def test_stage_lr_multipliers_make_one_group_per_named_stage() -> None:
     assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in model.parameters())
     with pytest.raises(ArtworksError, match="overlap"):
         stage_param_groups(model, "resnet18", 1e-3, {"layer4": 1.0, "layer4.1": 2.0})
+    with pytest.raises(ArtworksError, match=r"^model\.stage_lr_mult names 'layer9', which is not a stage"):
+        stage_param_groups(model, "resnet18", 1e-3, {"layer9": 2.0})  # the option the user set is named
 
 
 def test_the_lightning_module_uses_stage_lr_multipliers(make_cfg) -> None:
