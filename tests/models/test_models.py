@@ -240,6 +240,26 @@ def test_build_model_prints_what_it_loaded(resnet50_weights: Path, capsys: pytes
     )
 
 
+def test_the_load_summary_counts_and_groups_what_was_not_loaded() -> None:
+    from artworks.models.weights import LoadReport
+
+    fresh = [
+        "layer1.0.cbam.channel.mlp.1.weight",
+        "layer3.5.cbam.spatial.conv.weight",
+        "layer1.0.conv2.weight",
+        "layer2.1.conv2.weight",
+        "fc.weight",
+        "fc.bias",
+    ]
+    report = LoadReport("imagenet.pth", ["conv1.weight", "bn1.weight", "bn1.bias"], fresh, ["fc.weight"])
+    assert report.summary() == (
+        "Loaded 3 of 9 tensors of the network from imagenet.pth.\n"
+        "  not loaded, start from initialisation: layer*.*.cbam.* (2), layer*.*.conv2 (2), fc (2)\n"
+        "  in the file but not used: fc (1)"
+    )
+    assert LoadReport("f", ["a"], [], []).summary() == "Loaded 1 of 1 tensors of the network from f."
+
+
 def test_weights_of_another_architecture_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "resnet18.pth"
     torch.save(build_model(1000, arch="resnet18").state_dict(), path)
