@@ -194,6 +194,18 @@ def test_every_switch_combination_builds_and_trains_a_step(
     )
 
 
+def test_depthwise_convs_start_as_torchvisions_kaiming_fan_out_init() -> None:
+    from artworks.models.modifications import make_depthwise
+
+    torch.manual_seed(0)
+    model = get_backbone("resnet50").create()
+    assert "layer4.0.conv2" in make_depthwise(model)
+    conv = model.layer4[0].conv2  # 512 channels, one 3x3 filter each
+    assert conv.groups == 512 and conv.weight.shape == (512, 1, 3, 3) and conv.bias is None
+    # fan_out = 512 x 3 x 3 (fan_in would be 1 x 3 x 3: a 24x larger std)
+    assert conv.weight.std().item() == pytest.approx((2 / (512 * 9)) ** 0.5, rel=0.05)
+
+
 # --- partial ImageNet loading ------------------------------------------------------------------------------
 
 
