@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from urllib.error import URLError
 
 import pytest
 import torch
@@ -96,6 +97,49 @@ def test_cbam_keeps_its_input_shape_and_starts_as_the_reference_code() -> None:
     torch.testing.assert_close(cbam.eval().spatial.attention(x), torch.full((2, 1, 6, 6), 0.5))
 
 
+def _reference_cbam(cbam: CBAM, x: torch.Tensor) -> torch.Tensor:
+    """CBAM as the paper writes it, from the module's own parameters (spatial BatchNorm in eval mode)."""
+    first, second = cbam.channel.mlp[1], cbam.channel.mlp[3]
+
+    def mlp(v: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.relu(F.linear(v, first.weight, first.bias)), second.weight, second.bias)
+
+    avg, top = x.mean(dim=(2, 3)), x.amax(dim=(2, 3))
+    x = x * torch.sigmoid(mlp(avg) + mlp(top))[:, :, None, None]
+    pooled = torch.cat([x.max(dim=1, keepdim=True).values, x.mean(dim=1, keepdim=True)], dim=1)
+    bn = cbam.spatial.bn
+    z = F.conv2d(pooled, cbam.spatial.conv.weight, padding=3)
+    z = (z - bn.running_mean.view(1, -1, 1, 1)) / torch.sqrt(bn.running_var.view(1, -1, 1, 1) + 1e-5)
+    return x * torch.sigmoid(z * bn.weight.view(1, -1, 1, 1) + bn.bias.view(1, -1, 1, 1))
+
+
+def test_cbam_computes_the_published_channel_then_spatial_gate() -> None:
+    torch.manual_seed(0)
+    cbam = CBAM(32)
+    assert [m.out_features for m in cbam.channel.mlp if isinstance(m, nn.Linear)] == [2, 32]  # C/16
+    assert ChannelGate(64).mlp[1].out_features == 4 and SpatialGate().conv.kernel_size == (7, 7)
+    with torch.no_grad():  # non-trivial BatchNorm statistics and affine values
+        for param in (*cbam.channel.mlp.parameters(), cbam.spatial.bn.weight, cbam.spatial.bn.bias):
+            param.normal_(0, 0.5)
+        cbam.spatial.bn.running_mean.fill_(0.3)
+        cbam.spatial.bn.running_var.fill_(0.01)  # small: its eps matters
+    x = torch.randn(2, 32, 9, 11) * 2
+    torch.testing.assert_close(cbam.eval()(x), _reference_cbam(cbam, x))
+
+
+def test_the_spatial_gate_is_initialised_and_updated_as_in_the_reference_code() -> None:
+    torch.manual_seed(0)
+    weights = torch.cat([SpatialGate().conv.weight.flatten() for _ in range(50)])
+    # Kaiming normal, mode fan_out: std sqrt(2 / (1 output channel x 7 x 7)), not fan_in's sqrt(2 / 98)
+    assert weights.std().item() == pytest.approx((2 / 49) ** 0.5, rel=0.05)
+    gate = SpatialGate().train()
+    x = torch.randn(4, 8, 10, 10)
+    pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+    batch_mean = F.conv2d(pooled, gate.conv.weight, padding=3).mean()
+    gate(x)  # BatchNorm momentum 0.01: the running mean moves 1 % of the way
+    torch.testing.assert_close(gate.bn.running_mean, (0.01 * batch_mean).view(1))
+
+
 def test_cbam_sits_after_bn3_before_the_residual_addition() -> None:
     model = build_model(4, attention="cbam").eval()
     block = model.layer1[1]  # no downsample: the identity is the input itself
@@ -150,6 +194,18 @@ def test_every_switch_combination_builds_and_trains_a_step(
     )
 
 
+def test_depthwise_convs_start_as_torchvisions_kaiming_fan_out_init() -> None:
+    from artworks.models.modifications import make_depthwise
+
+    torch.manual_seed(0)
+    model = get_backbone("resnet50").create()
+    assert "layer4.0.conv2" in make_depthwise(model)
+    conv = model.layer4[0].conv2  # 512 channels, one 3x3 filter each
+    assert conv.groups == 512 and conv.weight.shape == (512, 1, 3, 3) and conv.bias is None
+    # fan_out = 512 x 3 x 3 (fan_in would be 1 x 3 x 3: a 24x larger std)
+    assert conv.weight.std().item() == pytest.approx((2 / (512 * 9)) ** 0.5, rel=0.05)
+
+
 # --- partial ImageNet loading ------------------------------------------------------------------------------
 
 
@@ -196,11 +252,73 @@ def test_build_model_prints_what_it_loaded(resnet50_weights: Path, capsys: pytes
     )
 
 
+def test_the_load_summary_counts_and_groups_what_was_not_loaded() -> None:
+    from artworks.models.weights import LoadReport
+
+    fresh = [
+        "layer1.0.cbam.channel.mlp.1.weight",
+        "layer3.5.cbam.spatial.conv.weight",
+        "layer1.0.conv2.weight",
+        "layer2.1.conv2.weight",
+        "fc.weight",
+        "fc.bias",
+    ]
+    report = LoadReport("imagenet.pth", ["conv1.weight", "bn1.weight", "bn1.bias"], fresh, ["fc.weight"])
+    assert report.summary() == (
+        "Loaded 3 of 9 tensors of the network from imagenet.pth.\n"
+        "  not loaded, start from initialisation: layer*.*.cbam.* (2), layer*.*.conv2 (2), fc (2)\n"
+        "  in the file but not used: fc (1)"
+    )
+    assert LoadReport("f", ["a"], [], []).summary() == "Loaded 1 of 1 tensors of the network from f."
+
+
 def test_weights_of_another_architecture_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "resnet18.pth"
     torch.save(build_model(1000, arch="resnet18").state_dict(), path)
     with pytest.raises(ArtworksError, match="do not fit"):
         build_model(4, weights="IMAGENET1K_V1", weights_path=str(path), attention="cbam")
+
+
+def test_torchvision_weights_come_from_the_cache_without_progress_bar_or_hash_check(monkeypatch, tmp_path):
+    from torchvision.models._api import WeightsEnum
+
+    from artworks.models import weights
+
+    calls = []
+
+    def fake_get_state_dict(self, **kwargs):
+        calls.append((self, kwargs))
+        return {"w": torch.ones(1)}
+
+    monkeypatch.setattr(WeightsEnum, "get_state_dict", fake_get_state_dict)
+    assert weights.fetch_state_dict("resnet18", "IMAGENET1K_V1") == {"w": torch.ones(1)}
+    assert calls[0][0].name == "IMAGENET1K_V1" and calls[0][1] == {"progress": False, "check_hash": False}
+    with pytest.raises(
+        ArtworksError, match=r"Unknown weights 'NOPE' for resnet18; torchvision has \['IMAGENET1K_V1'\]"
+    ):
+        weights.fetch_state_dict("resnet18", "NOPE")
+
+
+@pytest.mark.parametrize("error", [URLError("no network"), OSError("disk"), RuntimeError("truncated")])
+def test_weights_that_cannot_be_fetched_say_where_to_put_the_file(monkeypatch, tmp_path, error):
+    from torchvision.models._api import WeightsEnum
+
+    from artworks.models import weights
+
+    def fail(self, **kwargs):
+        raise error
+
+    monkeypatch.setattr(WeightsEnum, "get_state_dict", fail)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert weights.checkpoint_dir() == tmp_path / "hub" / "checkpoints"
+    with pytest.raises(ArtworksError) as info:
+        weights.fetch_state_dict("resnet18", "IMAGENET1K_V1")
+    message = str(info.value)
+    assert (
+        f"The IMAGENET1K_V1 weights for resnet18 could not be downloaded ({type(error).__name__}: " in message
+    )
+    assert f"copy the file resnet18-f37072fd.pth into {tmp_path / 'hub' / 'checkpoints'}" in message
+    assert "model.net.weights_path=/path/to/resnet18-f37072fd.pth" in message
 
 
 # --- freezing and per-stage learning rates -----------------------------------------------------------------
@@ -265,6 +383,8 @@ def test_stage_lr_multipliers_make_one_group_per_named_stage() -> None:
     assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in model.parameters())
     with pytest.raises(ArtworksError, match="overlap"):
         stage_param_groups(model, "resnet18", 1e-3, {"layer4": 1.0, "layer4.1": 2.0})
+    with pytest.raises(ArtworksError, match=r"^model\.stage_lr_mult names 'layer9', which is not a stage"):
+        stage_param_groups(model, "resnet18", 1e-3, {"layer9": 2.0})  # the option the user set is named
 
 
 def test_the_lightning_module_uses_stage_lr_multipliers(make_cfg) -> None:

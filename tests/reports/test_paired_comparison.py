@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from artworks.compare import main as compare_main
 from artworks.errors import ArtworksError
+from artworks.reports import paired, stats
 from artworks.reports.compare import compare
 from artworks.reports.predictions import Predictions, read_predictions, write_predictions
 from tests.helpers.wandb_records import history_keys, read_records, run_record
@@ -134,6 +136,145 @@ def test_reference_experiment_option_and_an_unknown_name(tmp_path, capsys):
     assert set(rows) == {"cbam_resnet50"} and rows["cbam_resnet50"][1] == "scratch_resnet50"
     with pytest.raises(ArtworksError, match="matches none of the compared experiments"):
         compare([tmp_path], tmp_path, reference_experiment="nope")
+
+
+def _group_runs(*runs: tuple[Path, int]) -> list[dict]:
+    """The run records ``compare`` groups (run folder, overrides, seed), for calling ``paired`` directly."""
+    return [{"run_dir": run_dir, "overrides": {}, "seed": seed} for run_dir, seed in runs]
+
+
+def test_a_row_shows_the_figures_of_every_pair_and_dashes_when_there_are_none():
+    difference = stats.Difference(0.1, (0.02, 0.18), 0.01)
+    mcnemar = [stats.McNemar(5, 1, 0.2), stats.McNemar(3, 2, 0.5)]
+    row = paired.PairedResult("new", "ref", 2, difference, mcnemar, note="one pair left out").row()
+    assert row == [
+        "new",
+        "ref",
+        "2",
+        "+0.100",
+        "[+0.020, +0.180]",
+        "0.01",
+        "8 / 3",
+        "0.5",
+        "yes (one pair left out)",
+    ]
+    row = paired.PairedResult("new", "ref", 1, stats.Difference(-0.01, (-0.05, 0.03), 0.6), mcnemar[:1]).row()
+    assert row[3:] == ["-0.010", "[-0.050, +0.030]", "0.6", "5 / 1", "0.2", "not significant"]
+    for result in (
+        paired.PairedResult("new", "ref", 0, note="no runs to pair"),
+        paired.PairedResult("new", "ref", 0, difference, [], note="no runs to pair"),
+    ):
+        assert result.row() == ["new", "ref", "0", "–", "–", "–", "–", "–", "no runs to pair"]
+
+
+def test_runs_pair_in_seed_order_within_each_split():
+    def run(name: str, seed: int, split: str | None = None) -> dict:
+        return {"name": name, "seed": seed, "overrides": {paired.SPLIT_KEY: split} if split else {}}
+
+    mine = [run("a2", 2), run("a1", 1), run("a3", 3), run("b1", 1, "7")]  # listed out of seed order
+    theirs = [run("r1", 1), run("r2", 2), run("s1", 1, "7"), run("t1", 1, "8")]
+    pairs = [(a["name"], b["name"]) for a, b in paired.run_pairs(mine, theirs)]
+    assert pairs == [("a1", "r1"), ("a2", "r2"), ("b1", "s1")]  # a3: no reference run with seed 3
+
+
+def test_a_run_without_predictions_is_named_and_left_out(tmp_path):
+    _, targets = _test_set()
+    ref = _run(tmp_path / "x", "ref", "finetune_resnet50", _preds(targets, 0.5, 1))
+    new = _run(tmp_path / "x", "new", "new", _preds(targets, 0.6, 2))
+    (new / "test_predictions.csv").unlink()
+    (result,) = paired.compare_to_reference(
+        {"ref": _group_runs((ref, 1)), "new": _group_runs((new, 1))}, "ref"
+    )
+    assert result.pairs == 0 and result.note == "new has no test_predictions.csv"
+    assert result.row()[-1] == "new has no test_predictions.csv"
+    (ref / "test_predictions.csv").unlink()
+    other = _run(tmp_path / "y", "other", "other", _preds(targets, 0.6, 3))
+    (result,) = paired.compare_to_reference(
+        {"ref": _group_runs((ref, 1)), "o": _group_runs((other, 1))}, "ref"
+    )
+    assert result.pairs == 0 and result.note == "ref has no test_predictions.csv"
+
+
+@pytest.mark.parametrize("change", ["targets", "class_names"])
+def test_runs_whose_labels_or_artists_differ_are_not_paired(tmp_path, change):
+    _, targets = _test_set()
+    ref = _run(tmp_path, "ref", "finetune_resnet50", _preds(targets, 0.5, 1))
+    new = _run(tmp_path, "new", "new", _preds(targets, 0.5, 2))
+    original = read_predictions(new / "test_predictions.csv")
+    value = np.roll(original.targets, 1) if change == "targets" else CLASSES[::-1]
+    write_predictions(new / "test_predictions.csv", dataclasses.replace(original, **{change: value}))
+    (result,) = paired.compare_to_reference(
+        {"ref": _group_runs((ref, 1)), "new": _group_runs((new, 1))}, "ref"
+    )
+    assert result.pairs == 0 and result.note == "new and ref were tested on different images"
+
+
+def test_compare_to_reference_defaults_to_a_thousand_resamples_seed_0(tmp_path):
+    _, targets = _test_set()
+    ref = _run(tmp_path, "ref", "finetune_resnet50", _preds(targets, 0.5, 1))
+    new = _run(tmp_path, "new", "new", _preds(targets, 0.6, 2))
+    groups = {"ref": _group_runs((ref, 1)), "new": _group_runs((new, 1))}
+    (result,) = paired.compare_to_reference(groups, "ref")
+    assert [result] == paired.compare_to_reference(groups, "ref", resamples=1000, seed=0)
+    assert result.difference != paired.compare_to_reference(groups, "ref", seed=1)[0].difference
+
+
+def test_notes_are_kept_next_to_the_pairs_made_and_every_experiment_gets_a_row(tmp_path):
+    _, targets = _test_set()
+    ref = [_run(tmp_path, f"ref{s}", "finetune_resnet50", _preds(targets, 0.5, s), seed=s) for s in (1, 2, 3)]
+    new = [_run(tmp_path, f"new{s}", "new", _preds(targets, 0.6, s + 10), seed=s) for s in (1, 2, 3)]
+    odd = _run(tmp_path, "odd", "odd", _preds(targets, 0.6, 9), seed=1)
+    for run_dir in (new[1], new[2]):
+        (run_dir / "test_predictions.csv").unlink()
+    groups = {
+        "nothing": [],  # first: an experiment with no pairs must not end the comparison
+        "odd": [{"run_dir": odd, "overrides": {paired.SPLIT_KEY: "5"}, "seed": 1}],
+        "ref": _group_runs(*((r, s) for s, r in enumerate(ref, 1))),
+        "new": _group_runs(*((r, s) for s, r in enumerate(new, 1))),
+    }
+    nothing, other, result = paired.compare_to_reference(groups, "ref", resamples=200)
+    assert (nothing.group, nothing.pairs, nothing.note) == ("nothing", 0, "no runs to pair")
+    assert (other.group, other.pairs, other.note) == ("odd", 0, "no runs to pair")
+    assert result.pairs == 1 and result.difference is not None
+    assert result.note == "new2 has no test_predictions.csv; new3 has no test_predictions.csv"
+    assert result.row()[-1].endswith("(new2 has no test_predictions.csv; new3 has no test_predictions.csv)")
+
+
+def test_pairs_on_other_splits_are_resampled_independently(tmp_path):
+    _, targets = _test_set()
+    runs = {"ref": [], "new": []}
+    for split in (3, 4):  # the same artists, other images: other test sets
+        for name, accuracy in (("ref", 0.5), ("new", 0.6)):
+            run_dir = _run(
+                tmp_path, f"{name}{split}", name, _preds(targets, accuracy, split), split_seed=split
+            )
+            runs[name].append({"run_dir": run_dir, "overrides": {paired.SPLIT_KEY: str(split)}, "seed": 1})
+    (result,) = paired.compare_to_reference(runs, "ref", resamples=300, seed=4)
+    pairs = []
+    for mine, theirs in zip(runs["new"], runs["ref"], strict=True):
+        a = read_predictions(mine["run_dir"] / "test_predictions.csv")
+        b = read_predictions(theirs["run_dir"] / "test_predictions.csv")
+        assert a.test_set_id() == b.test_set_id()
+        pairs.append(stats.PairedRuns(a.targets, a.preds, b.preds, a.test_set_id()))
+    assert pairs[0].test_set != pairs[1].test_set
+    assert result.difference == stats.paired_bootstrap(pairs, len(CLASSES), 300, 4)
+    shared = [dataclasses.replace(p, test_set="") for p in pairs]  # as if both were one test set
+    assert result.difference != stats.paired_bootstrap(shared, len(CLASSES), 300, 4)
+
+
+def test_the_section_has_its_heading_explanation_and_table(tmp_path):
+    difference = stats.Difference(0.1, (0.02, 0.18), 0.01)
+    results = [
+        paired.PairedResult("new", "ref", 1, difference, [stats.McNemar(5, 1, 0.2)]),
+        paired.PairedResult("odd", "ref", 0, note="no runs to pair"),
+    ]
+    lines = paired.paired_markdown(results, resamples=321)
+    assert lines[:2] == ["## Against the reference (ref)", ""]
+    assert "321 resamples" in lines[2] and lines[3] == ""
+    assert lines[4] == "| " + " | ".join(paired.HEADER) + " |"
+    assert lines[5] == "|---|---|" + "---:|" * 6 + "---|"
+    assert lines[6:] == ["| " + " | ".join(r.row()) + " |" for r in results]
+    assert paired.paired_markdown([], resamples=10)[:2] == ["## Against the reference", ""]
 
 
 @pytest.mark.slow  # a W&B run start (~5-8 s); the tables themselves are tested above

@@ -104,3 +104,54 @@ def test_mcnemar_is_the_exact_binomial_test_on_discordant_images():
     assert (result.a_only, result.b_only) == (5, 1)
     assert result.p_value == pytest.approx(binomtest(5, 6, 0.5).pvalue)
     assert stats.mcnemar(a, a).p_value == 1.0
+
+
+def test_paired_bootstrap_is_reproducible_with_its_documented_defaults_and_refuses_no_pairs():
+    rng = np.random.default_rng(6)
+    targets, preds = _fake_test_set(rng, [40, 30, 20], accuracy=0.6)
+    other = np.where(rng.random(len(targets)) < 0.3, targets, preds)
+    pairs = [stats.PairedRuns(targets, other, preds)]
+    default = stats.paired_bootstrap(pairs, 3)
+    assert default == stats.paired_bootstrap(pairs, 3)  # seeded: the same interval every time
+    assert default == stats.paired_bootstrap(pairs, 3, resamples=1000, seed=0, level=0.95)
+    assert default != stats.paired_bootstrap(pairs, 3, seed=1)
+    with pytest.raises(ValueError, match="^paired_bootstrap needs at least one pair of runs$"):
+        stats.paired_bootstrap([], 3)
+
+
+def test_mcnemar_takes_correctness_as_any_truthy_array():
+    a = np.array([1.0, 1.0, 1.0, 0.0, 0.0])  # e.g. per-image scores read back from a file
+    b = np.array([0.0, 0.0, 1.0, 1.0, 0.0])
+    result = stats.mcnemar(a, b)
+    assert (result.a_only, result.b_only) == (2, 1)
+    assert result.p_value == pytest.approx(binomtest(2, 3, 0.5).pvalue)
+    assert (stats.mcnemar(a, b.astype(bool)).a_only, stats.mcnemar(a.astype(bool), b).b_only) == (2, 1)
+
+
+def test_several_pairs_average_their_differences_and_share_the_draws_of_their_test_set():
+    rng = np.random.default_rng(7)
+    targets, preds = _fake_test_set(rng, [50, 30, 20], accuracy=0.5)
+    better = np.where(rng.random(len(targets)) < 0.5, targets, preds)
+    one = stats.paired_bootstrap([stats.PairedRuns(targets, better, preds)], 3)
+    assert one.ci[0] < one.delta < one.ci[1]  # an interval around the value, not a point
+    twice = stats.paired_bootstrap([stats.PairedRuns(targets, better, preds)] * 2, 3)
+    assert twice.delta == pytest.approx(one.delta) and twice.ci == pytest.approx(one.ci)
+    assert twice.p_value == one.p_value
+    mixed = stats.paired_bootstrap(
+        [stats.PairedRuns(targets, better, preds), stats.PairedRuns(targets, preds, preds)], 3
+    )
+    assert mixed.delta == pytest.approx(one.delta / 2) and mixed.ci == pytest.approx(np.divide(one.ci, 2))
+
+
+def test_the_p_value_is_twice_the_smaller_share_of_resamples_on_either_side_of_zero():
+    """A is right on one image more than B: every resample is >= 0, those without that image exactly 0."""
+    targets = np.repeat(np.arange(3), [8, 6, 4])
+    preds_b = (targets + 1) % 3
+    preds_a = preds_b.copy()
+    preds_a[9] = targets[9]  # the one image only A gets right (class 1)
+    for resamples in (200, 1000):
+        result = stats.paired_bootstrap([stats.PairedRuns(targets, preds_a, preds_b)], 3, resamples, seed=3)
+        index = stats.stratified_indices(targets, resamples, np.random.default_rng(3))  # the same draws
+        at_zero = int((~(index == 9).any(axis=1)).sum())  # resamples without image 9: difference 0
+        assert 0 < at_zero < resamples / 2
+        assert result.p_value == pytest.approx(2 * (at_zero + 1) / (resamples + 1))
