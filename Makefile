@@ -29,9 +29,11 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# The inner loop: everything but whole runs (e2e: subprocess or in-process), the browser and SLURM (<= 90 s).
+# The inner loop: everything but whole runs (e2e: subprocess or in-process), the browser and SLURM (<= 90 s),
+# on TEST_WORKERS pytest-xdist processes of one torch thread each.
+TEST_WORKERS ?= 2
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow and not e2e and not browser and not cluster"
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slow and not e2e and not browser and not cluster"
 
 # Mutation testing of the scientific core ([tool.mutmut] in pyproject.toml; long, not part of `make test`).
 # MUTANTS narrows it, e.g. MUTANTS="artworks.data.split*"; scores per file at the end, docs/mutation.md.

@@ -31,7 +31,9 @@ from artworks.data.sample import ensure_sample  # noqa: E402
 from tests.helpers.compose import LAST_WEIGHTS_ONLY, TINY_ARCH, TINY_SAMPLE, compose_train  # noqa: E402
 from tests.helpers.disk import DiskWatch  # noqa: E402
 
-torch.set_num_threads(2)
+# 2 threads (the recorded figures of test_seed_recipe.py assume it); 1 per pytest-xdist worker (make test-fast
+# runs two): more threads than cores make torch's worker threads wait on each other
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 # Property-based tests: the same examples on every run (a CI failure reproduces), bounded so they stay fast,
 # and no example database written into the working tree.
 settings.register_profile("artworks", max_examples=50, deadline=None, derandomize=True, database=None)

@@ -53,7 +53,7 @@ class DiskWatch:
 
     def summary(self) -> str:
         where = ", ".join(str(p) for p in self.paths)
-        return (
-            f"test disk: {self.used() / MB:,.0f} MB left behind in {where}; "
-            f"peak {self.peak / MB:,.0f} MB (sampled at test teardown, {self.peak_at or 'no test'})"
-        )
+        left = f"test disk: {self.used() / MB:,.0f} MB left behind in {where}; "
+        if not self.peak_at:  # pytest-xdist: the tests ran in worker processes, which sampled their own
+            return left + "peak not sampled here (tests ran in pytest-xdist workers; run without -n for it)"
+        return left + f"peak {self.peak / MB:,.0f} MB (sampled at test teardown, {self.peak_at})"
