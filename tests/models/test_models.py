@@ -272,6 +272,28 @@ def test_the_load_summary_counts_and_groups_what_was_not_loaded() -> None:
     assert LoadReport("f", ["a"], [], []).summary() == "Loaded 1 of 1 tensors of the network from f."
 
 
+def test_weights_load_from_safetensors_and_tensors_the_network_lacks_are_refused(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    model = build_model(3, arch="resnet18")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    save_file(state, tmp_path / "net.safetensors")
+    back = read_state_dict(tmp_path / "net.safetensors")
+    assert back.keys() == state.keys() and all(torch.equal(back[k], state[k]) for k in state)
+    report = load_matching(build_model(3, arch="resnet18"), back, "file", [])
+    assert report.skipped == [] and report.fresh == []
+
+    extra = {**state, **{f"extra{i}.weight": torch.ones(1) for i in range(5)}}  # another network's file
+    with pytest.raises(ArtworksError, match=r"do not fit this network: 5 entries") as info:
+        load_matching(build_model(3, arch="resnet18"), extra, "file", ["fc"])
+    assert "(e.g. ['extra0.weight', 'extra1.weight', 'extra2.weight'])" in str(info.value)
+    reshaped = {**state, "layer1.0.conv1.weight": torch.ones(64, 64, 1, 1)}
+    with pytest.raises(
+        ArtworksError, match="do not fit this network: 2 entries"
+    ):  # in the model and the file
+        load_matching(build_model(3, arch="resnet18"), reshaped, "file", ["fc"])
+
+
 def test_weights_of_another_architecture_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "resnet18.pth"
     torch.save(build_model(1000, arch="resnet18").state_dict(), path)
