@@ -294,6 +294,26 @@ def test_weights_load_from_safetensors_and_tensors_the_network_lacks_are_refused
         load_matching(build_model(3, arch="resnet18"), reshaped, "file", ["fc"])
 
 
+def test_weights_load_from_an_artworks_checkpoint_and_unreadable_files_are_refused(tmp_path: Path) -> None:
+    import argparse
+
+    net = {"conv1.weight": torch.ones(2), "fc.bias": torch.zeros(3)}
+    checkpoint = {
+        "state_dict": {**{f"net.{k}": v for k, v in net.items()}, "criterion.weight": torch.ones(3)},
+        "epoch": 4,
+    }
+    torch.save(checkpoint, tmp_path / "last.ckpt")
+    back = read_state_dict(tmp_path / "last.ckpt")  # the network's tensors, under the network's names
+    assert back.keys() == net.keys() and all(torch.equal(back[k], net[k]) for k in net)
+    torch.save({"w": torch.ones(1), "args": argparse.Namespace(lr=1)}, tmp_path / "pickle.pth")
+    (tmp_path / "text.pth").write_text("not a state dict")
+    for name in ("pickle.pth", "text.pth"):  # arbitrary pickled objects are not loaded (weights_only)
+        with pytest.raises(
+            ArtworksError, match=rf"^{tmp_path / name} is not a readable PyTorch state dict \("
+        ):
+            read_state_dict(tmp_path / name)
+
+
 def test_weights_of_another_architecture_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "resnet18.pth"
     torch.save(build_model(1000, arch="resnet18").state_dict(), path)
@@ -382,6 +402,34 @@ def test_freeze_leaves_exactly_the_named_stages_unchanged(frozen: list[str]) -> 
     counts = parameter_counts(model)
     assert counts["total"] == 25_557_032 - 2049 * 996  # the same network with a 4-class head
     assert counts["trainable"] == sum(p.numel() for p in trainable)
+
+
+def test_a_frozen_batchnorm_computes_what_the_batchnorm_did_in_eval_mode() -> None:
+    from artworks.models.stages import _frozen_batchnorm
+
+    torch.manual_seed(0)
+    for bn in (nn.BatchNorm2d(4, eps=0.1), nn.SyncBatchNorm(4, eps=0.1)):
+        with torch.no_grad():
+            bn.weight.normal_()
+            bn.bias.normal_()
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.01, 0.1)  # small: the eps matters
+        frozen = _frozen_batchnorm(bn)
+        assert isinstance(frozen, FrozenBatchNorm2d)
+        x = torch.randn(2, 4, 5, 5)
+        torch.testing.assert_close(frozen(x), bn.eval()(x) if type(bn) is nn.BatchNorm2d else _bn_eval(bn, x))
+
+
+def _bn_eval(bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
+
+def test_timm_batchnorm_act_layers_freeze_too() -> None:
+    pytest.importorskip("timm")
+    model = build_model(3, arch="timm/test_efficientnet", freeze=["conv_stem", "bn1"])
+    assert type(model.bn1).__name__ == "FrozenBatchNormAct2d"
+    assert not any(p.requires_grad for p in model.conv_stem.parameters())
+    assert any(p.requires_grad for p in model.classifier.parameters())
 
 
 def test_freeze_takes_module_paths_and_rejects_unknown_names_and_freezing_everything() -> None:
