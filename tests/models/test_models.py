@@ -118,6 +118,9 @@ def test_cbam_computes_the_published_channel_then_spatial_gate() -> None:
     cbam = CBAM(32)
     assert [m.out_features for m in cbam.channel.mlp if isinstance(m, nn.Linear)] == [2, 32]  # C/16
     assert ChannelGate(64).mlp[1].out_features == 4 and SpatialGate().conv.kernel_size == (7, 7)
+    assert CBAM(64, reduction=8).channel.mlp[1].out_features == 8  # another reduction is passed on
+    block = get_backbone("resnet50").create().layer1[0]
+    assert CBAMBottleneck(block, reduction=4).cbam.channel.mlp[1].out_features == 256 // 4
     with torch.no_grad():  # non-trivial BatchNorm statistics and affine values
         for param in (*cbam.channel.mlp.parameters(), cbam.spatial.bn.weight, cbam.spatial.bn.bias):
             param.normal_(0, 0.5)
