@@ -122,7 +122,7 @@ def test_validation_logs_macro_micro_top5_f1_and_plain_loss_of_every_image_witho
 
 def test_the_test_run_logs_the_same_figures_and_keeps_each_images_logits_once():
     module = _module(_table(seed=1))
-    with pytest.raises(RuntimeError, match="no test outputs"):
+    with pytest.raises(RuntimeError, match="^no test outputs: run trainer.test first$"):
         module.test_outputs()
     trainer = _trainer()
     for table in (_table(seed=1), _table(seed=5)):  # a second test run starts afresh
