@@ -369,6 +369,7 @@ def test_from_config_takes_classes_counts_and_normalisation_from_the_data_and_sp
     assert compiled == [{"mode": "reduce"}]
     assert module.memory_format == torch.channels_last
     assert _first_conv(module).is_contiguous(memory_format=torch.channels_last)
+    assert _module(None).hparams.experiment == "experiment"  # the name logs and reports use by default
     # run-time options are not hyperparameters: a checkpoint loads into a plain network
     assert not {"load_weights", "channels_last", "compile", "compile_options"} & set(module.hparams)
 
