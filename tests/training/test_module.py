@@ -205,6 +205,11 @@ def test_mixup_blends_the_training_batch_but_the_metrics_keep_the_labels():
     assert logged["train/acc"].item() == pytest.approx(float(np.mean(LABELS.numpy() == 0)))
     assert logged["train/macro_acc"].item() == pytest.approx(1 / 5)  # 5 artists with images, 1 recalled
     assert _module(None).batch_mix is None
+    # the other augment options are the preprocessing's: here a flip, on top of the rotations
+    assert module.preprocess.augmentation is None
+    preprocess = {"mean": [0.0] * 3, "std": [1.0] * 3, "image_size": 8}
+    flipped = _module(None, preprocess=preprocess, augment={"hflip": True, "cutmix_alpha": 1.0})
+    assert flipped.preprocess.augmentation is not None and flipped.batch_mix is not None
 
 
 class ConstantNet(nn.Module):
