@@ -118,6 +118,9 @@ def test_cbam_computes_the_published_channel_then_spatial_gate() -> None:
     cbam = CBAM(32)
     assert [m.out_features for m in cbam.channel.mlp if isinstance(m, nn.Linear)] == [2, 32]  # C/16
     assert ChannelGate(64).mlp[1].out_features == 4 and SpatialGate().conv.kernel_size == (7, 7)
+    assert CBAM(64, reduction=8).channel.mlp[1].out_features == 8  # another reduction is passed on
+    block = get_backbone("resnet50").create().layer1[0]
+    assert CBAMBottleneck(block, reduction=4).cbam.channel.mlp[1].out_features == 256 // 4
     with torch.no_grad():  # non-trivial BatchNorm statistics and affine values
         for param in (*cbam.channel.mlp.parameters(), cbam.spatial.bn.weight, cbam.spatial.bn.bias):
             param.normal_(0, 0.5)
@@ -272,6 +275,48 @@ def test_the_load_summary_counts_and_groups_what_was_not_loaded() -> None:
     assert LoadReport("f", ["a"], [], []).summary() == "Loaded 1 of 1 tensors of the network from f."
 
 
+def test_weights_load_from_safetensors_and_tensors_the_network_lacks_are_refused(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    model = build_model(3, arch="resnet18")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    save_file(state, tmp_path / "net.safetensors")
+    back = read_state_dict(tmp_path / "net.safetensors")
+    assert back.keys() == state.keys() and all(torch.equal(back[k], state[k]) for k in state)
+    report = load_matching(build_model(3, arch="resnet18"), back, "file", [])
+    assert report.skipped == [] and report.fresh == []
+
+    extra = {**state, **{f"extra{i}.weight": torch.ones(1) for i in range(5)}}  # another network's file
+    with pytest.raises(ArtworksError, match=r"do not fit this network: 5 entries") as info:
+        load_matching(build_model(3, arch="resnet18"), extra, "file", ["fc"])
+    assert "(e.g. ['extra0.weight', 'extra1.weight', 'extra2.weight'])" in str(info.value)
+    reshaped = {**state, "layer1.0.conv1.weight": torch.ones(64, 64, 1, 1)}
+    with pytest.raises(
+        ArtworksError, match="do not fit this network: 2 entries"
+    ):  # in the model and the file
+        load_matching(build_model(3, arch="resnet18"), reshaped, "file", ["fc"])
+
+
+def test_weights_load_from_an_artworks_checkpoint_and_unreadable_files_are_refused(tmp_path: Path) -> None:
+    import argparse
+
+    net = {"conv1.weight": torch.ones(2), "fc.bias": torch.zeros(3)}
+    checkpoint = {
+        "state_dict": {**{f"net.{k}": v for k, v in net.items()}, "criterion.weight": torch.ones(3)},
+        "epoch": 4,
+    }
+    torch.save(checkpoint, tmp_path / "last.ckpt")
+    back = read_state_dict(tmp_path / "last.ckpt")  # the network's tensors, under the network's names
+    assert back.keys() == net.keys() and all(torch.equal(back[k], net[k]) for k in net)
+    torch.save({"w": torch.ones(1), "args": argparse.Namespace(lr=1)}, tmp_path / "pickle.pth")
+    (tmp_path / "text.pth").write_text("not a state dict")
+    for name in ("pickle.pth", "text.pth"):  # arbitrary pickled objects are not loaded (weights_only)
+        with pytest.raises(
+            ArtworksError, match=rf"^{tmp_path / name} is not a readable PyTorch state dict \("
+        ):
+            read_state_dict(tmp_path / name)
+
+
 def test_weights_of_another_architecture_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "resnet18.pth"
     torch.save(build_model(1000, arch="resnet18").state_dict(), path)
@@ -360,6 +405,34 @@ def test_freeze_leaves_exactly_the_named_stages_unchanged(frozen: list[str]) -> 
     counts = parameter_counts(model)
     assert counts["total"] == 25_557_032 - 2049 * 996  # the same network with a 4-class head
     assert counts["trainable"] == sum(p.numel() for p in trainable)
+
+
+def test_a_frozen_batchnorm_computes_what_the_batchnorm_did_in_eval_mode() -> None:
+    from artworks.models.stages import _frozen_batchnorm
+
+    torch.manual_seed(0)
+    for bn in (nn.BatchNorm2d(4, eps=0.1), nn.SyncBatchNorm(4, eps=0.1)):
+        with torch.no_grad():
+            bn.weight.normal_()
+            bn.bias.normal_()
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.01, 0.1)  # small: the eps matters
+        frozen = _frozen_batchnorm(bn)
+        assert isinstance(frozen, FrozenBatchNorm2d)
+        x = torch.randn(2, 4, 5, 5)
+        torch.testing.assert_close(frozen(x), bn.eval()(x) if type(bn) is nn.BatchNorm2d else _bn_eval(bn, x))
+
+
+def _bn_eval(bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
+
+def test_timm_batchnorm_act_layers_freeze_too() -> None:
+    pytest.importorskip("timm")
+    model = build_model(3, arch="timm/test_efficientnet", freeze=["conv_stem", "bn1"])
+    assert type(model.bn1).__name__ == "FrozenBatchNormAct2d"
+    assert not any(p.requires_grad for p in model.conv_stem.parameters())
+    assert any(p.requires_grad for p in model.classifier.parameters())
 
 
 def test_freeze_takes_module_paths_and_rejects_unknown_names_and_freezing_everything() -> None:

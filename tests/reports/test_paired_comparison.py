@@ -167,6 +167,20 @@ def test_a_row_shows_the_figures_of_every_pair_and_dashes_when_there_are_none():
         assert result.row() == ["new", "ref", "0", "–", "–", "–", "–", "–", "no runs to pair"]
 
 
+def test_the_reference_is_a_row_label_or_the_experiment_of_exactly_one_row():
+    def group(experiment: str) -> list[dict]:
+        return [{"experiment": experiment}]
+
+    groups = {"finetune_resnet50 (lr=0.1)": group("finetune_resnet50"), "cbam": group("cbam_resnet50")}
+    assert paired.pick_reference(groups, None) == "finetune_resnet50 (lr=0.1)"  # the default experiment
+    assert paired.pick_reference(groups, "cbam_resnet50") == "cbam"
+    assert paired.pick_reference(groups, "cbam") == "cbam"
+    assert paired.pick_reference(groups, "nope") is None
+    two = {"finetune_resnet50 (lr=0.1)": group("finetune_resnet50"), "ft (lr=1)": group("finetune_resnet50")}
+    assert paired.pick_reference(two, None) is None  # ambiguous: name a row
+    assert paired.pick_reference(two, "ft (lr=1)") == "ft (lr=1)"
+
+
 def test_runs_pair_in_seed_order_within_each_split():
     def run(name: str, seed: int, split: str | None = None) -> dict:
         return {"name": name, "seed": seed, "overrides": {paired.SPLIT_KEY: split} if split else {}}

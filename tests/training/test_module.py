@@ -122,7 +122,7 @@ def test_validation_logs_macro_micro_top5_f1_and_plain_loss_of_every_image_witho
 
 def test_the_test_run_logs_the_same_figures_and_keeps_each_images_logits_once():
     module = _module(_table(seed=1))
-    with pytest.raises(RuntimeError, match="no test outputs"):
+    with pytest.raises(RuntimeError, match="^no test outputs: run trainer.test first$"):
         module.test_outputs()
     trainer = _trainer()
     for table in (_table(seed=1), _table(seed=5)):  # a second test run starts afresh
@@ -205,6 +205,11 @@ def test_mixup_blends_the_training_batch_but_the_metrics_keep_the_labels():
     assert logged["train/acc"].item() == pytest.approx(float(np.mean(LABELS.numpy() == 0)))
     assert logged["train/macro_acc"].item() == pytest.approx(1 / 5)  # 5 artists with images, 1 recalled
     assert _module(None).batch_mix is None
+    # the other augment options are the preprocessing's: here a flip, on top of the rotations
+    assert module.preprocess.augmentation is None
+    preprocess = {"mean": [0.0] * 3, "std": [1.0] * 3, "image_size": 8}
+    flipped = _module(None, preprocess=preprocess, augment={"hflip": True, "cutmix_alpha": 1.0})
+    assert flipped.preprocess.augmentation is not None and flipped.batch_mix is not None
 
 
 class ConstantNet(nn.Module):
@@ -369,6 +374,7 @@ def test_from_config_takes_classes_counts_and_normalisation_from_the_data_and_sp
     assert compiled == [{"mode": "reduce"}]
     assert module.memory_format == torch.channels_last
     assert _first_conv(module).is_contiguous(memory_format=torch.channels_last)
+    assert _module(None).hparams.experiment == "experiment"  # the name logs and reports use by default
     # run-time options are not hyperparameters: a checkpoint loads into a plain network
     assert not {"load_weights", "channels_last", "compile", "compile_options"} & set(module.hparams)
 
