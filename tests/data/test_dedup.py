@@ -143,3 +143,14 @@ def test_hashes_longer_than_a_word_compare_every_bit():
     hashes = [a, _flip(a, [80, 85]), _flip(a, [70, 75, 87]), _random_hash(rng, 11)]
     assert dedup.near_pairs(hashes, 2) == [(0, 1)]
     assert sorted(dedup.near_pairs(hashes, 5)) == [(0, 1), (0, 2), (1, 2)]
+
+
+@pytest.mark.parametrize("n_bytes", [8, 11, 17, 18])
+def test_hashes_of_any_length_are_padded_to_whole_words(n_bytes):
+    """dHash of hash_size 8, 9, 12 (64, 81, 144 bits) and a 136-bit one: every byte lands in a whole word."""
+    rng = np.random.default_rng(n_bytes)
+    a = _random_hash(rng, n_bytes)
+    words = dedup._hash_words([a, _random_hash(rng, n_bytes)])
+    assert words.shape == (2, -(-n_bytes // 8))
+    assert words[0].tobytes()[:n_bytes].hex() == a and not words[0].tobytes()[n_bytes:].strip(b"\0")
+    assert dedup.near_pairs([a, _flip(a, [8 * n_bytes - 1]), _random_hash(rng, n_bytes)], 1) == [(0, 1)]
