@@ -6,11 +6,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
-from artworks.config import compose_job, config_dir
+from artworks.config import compose_job
 from artworks.config.study import study_models
 
 TINY_SAMPLE = {"artists": 4, "images_per_artist": 12, "image_size": 40, "seed": 0, "imbalance": "none"}
@@ -115,11 +113,7 @@ def compose_evaluate(
     data_root: Path, output_dir: Path, *overrides: str, sample: dict | None = None
 ) -> DictConfig:
     """``evaluate.yaml`` on ``data_root`` (a ``sample``, default the tiny one) plus ``overrides``."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("evaluate", overrides=[*EVAL_OVERRIDES, f"data.root={data_root}", *overrides])
-    GlobalHydra.instance().clear()
+    cfg = compose_job("evaluate", [*EVAL_OVERRIDES, f"data.root={data_root}", *overrides], output_dir)
     with open_dict(cfg):
         cfg.data.sample = dict(sample or TINY_SAMPLE)
-        cfg.paths.output_dir = str(output_dir)
     return cfg
