@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -149,12 +150,25 @@ def plain_loader(root: Path, image_size: int, batch_size: int, workers: int) -> 
     )
 
 
+def at_least(low: int) -> Callable[[str], int]:
+    """argparse type: a whole number >= ``low`` (argparse then names the option in its one-line error)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return value
+
+    parse.__name__ = f"whole number >= {low}"  # argparse's message: "invalid whole number >= 1 value"
+    return parse
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=300)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers and cache-build processes")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--images", type=at_least(1), default=300)
+    parser.add_argument("--workers", type=at_least(0), default=2, help="loader workers, build processes")
+    parser.add_argument("--batch-size", type=at_least(1), default=32)
+    parser.add_argument("--image-size", type=at_least(8), default=224)
     parser.add_argument("--seconds", type=float, default=12.0, help="measure each loader this long in all")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "artworks-bench-data")
     args = parser.parse_args(argv)

@@ -179,3 +179,17 @@ def test_data_benchmark_runs_and_prints_every_figure(tmp_path, capsys):
     )
     assert adjacent and line
     assert float(line[2]) == pytest.approx(int(line[1]) / float(adjacent[1]), rel=0.05, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--images", "0"), ("--batch-size", "-1"), ("--workers", "-2")]
+)
+def test_data_benchmark_refuses_counts_out_of_range_in_one_line(option, value, tmp_path, capsys):
+    from artworks.bench.data import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([option, value, "--dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: {value} is below" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # refused before generating anything
