@@ -1,6 +1,6 @@
 """Search hyperparameters with Optuna; each trial is an ordinary training run that never sees the test set.
 
-    python -m artworks.tune tune.n_trials=20 model=finetune_resnet50 data.root=... [tune.space=finetune]
+    python -m artworks.tune tune.n_trials=20 data.root=... [tune.space=finetune]
     python -m artworks.tune ... final=true        (then: train the best configuration once and test it)
 
 ``tune.*``, ``final`` and ``traceback`` configure the search (``conf/tune.yaml``); every other override goes
@@ -23,6 +23,7 @@ from omegaconf import DictConfig, open_dict
 from artworks.config import config_dir
 from artworks.errors import ArtworksError
 from artworks.runtime.command import run_command
+from artworks.tuning.objective import OneLineUserErrors
 
 log = logging.getLogger("artworks.tune")
 TUNE_KEYS = ("tune.", "final=", "traceback=", "paths.")
@@ -57,16 +58,18 @@ def run(args: Sequence[str]) -> dict[str, Any]:
     """Add ``tune.n_trials`` trials to the study; write best.yaml and the plots; the final run if asked."""
     from artworks.training.task import train  # also registers the resolvers the train config uses
     from artworks.tuning import results, space, study
-    from artworks.tuning.objective import Objective, compose_run, trial_dir
+    from artworks.tuning.objective import Objective, check_shared, compose_run, trial_dir
 
     tune_args, train_overrides = split_overrides(args)
     cfg = compose_tune(tune_args)
     tune = cfg.tune
     study.check_objective(tune)
     search_space = space.load_space(tune.space)
+    train_overrides = space.with_base_overrides(tune.space, train_overrides)
     tune_dir = Path(tune.dir).expanduser().resolve()
     probe = compose_run([*train_overrides, "test=false"], tune_dir / "compose-check")
     space.check_keys(search_space, probe, dict(probe.hydra.runtime.choices))
+    check_shared(probe)
 
     the_study = study.open_study(tune, train_overrides)
     the_study.optimize(
@@ -120,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
     logging.getLogger("artworks").addHandler(handler)
     logging.getLogger("artworks").setLevel(logging.INFO)
+    logging.getLogger("optuna.study._optimize").addFilter(OneLineUserErrors())  # where Optuna logs a FAIL
     run_command(lambda: print(f"\n{_report(run(args))}"), args)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,34 @@ def test_two_processes_share_one_study_and_final_tests_the_best(tune_args, tmp_p
     assert final["trials"] == {"COMPLETE": 4}
     assert set(final["final"]) >= {"test/macro_acc", "val/macro_acc_best"}
     assert final["final"]["val/macro_acc_best"] == max(values.values())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data=artworks", "data.root={missing}"], "does not exist"),
+        (["data.batch_size=0"], "data.batch_size"),
+    ],
+)
+def test_what_every_trial_shares_is_checked_before_the_study_starts(tune_args, tmp_path, overrides, message):
+    args = [a for a in tune_args if not a.startswith(("data.root=", "data.sample="))]
+    with pytest.raises(ArtworksError, match=message):
+        tune.run([*args, *(o.format(missing=tmp_path / "no-data") for o in overrides)])
+    assert not (tmp_path / "study" / "study.db").exists()  # no study, no trial: nothing failed ten times
+
+
+def test_a_trial_failing_on_bad_input_is_logged_in_one_line_others_keep_their_traceback():
+    from artworks.tuning.objective import OneLineUserErrors
+
+    def record(error: Exception) -> logging.LogRecord:
+        try:
+            raise error
+        except Exception:
+            return logging.LogRecord(
+                "optuna", logging.WARNING, __file__, 1, "Trial 0 failed", None, sys.exc_info()
+            )
+
+    user, bug = record(ArtworksError("data.root is missing")), record(ValueError("a bug"))
+    assert OneLineUserErrors().filter(user) and OneLineUserErrors().filter(bug)
+    assert user.exc_info is None and "Traceback" not in logging.Formatter().format(user)
+    assert "Traceback" in logging.Formatter().format(bug)

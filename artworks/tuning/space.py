@@ -8,7 +8,9 @@ Each entry is a key of the composed train config (``model.optimizer.lr``) or a c
     data.batch_size: {type: categorical, choices: [16, 32]}
 
 A trial's draw becomes Hydra overrides (``model.optimizer.lr=0.00021``), so a trial is composed exactly as a
-command line would compose it.
+command line would compose it. The reserved key ``overrides`` lists what the space needs to mean anything
+(``[recipe=modern]`` for a space over weight decay): the search starts from them, and an override of the same
+key on the command line replaces one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from artworks.config import config_dir
 from artworks.errors import ArtworksError
 
 KINDS = ("float", "int", "categorical")
+BASE_KEY = "overrides"  # the reserved key: train overrides the space is meant for
 
 
 def space_path(space: str) -> Path:
@@ -44,11 +47,42 @@ def space_path(space: str) -> Path:
 def load_space(space: str) -> dict[str, dict[str, Any]]:
     """The search space ``{key: {type, low, high, log, step, choices}}``, checked for its shape."""
     path = space_path(space)
-    entries = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(entries, dict) or not entries:
+    entries = {k: v for k, v in _read(path).items() if k != BASE_KEY}
+    if not entries:
         raise ArtworksError(f"The search space {path} is empty; give at least one key to search.")
     for key, spec in entries.items():
         _check_entry(path, key, spec)
+    return entries
+
+
+def with_base_overrides(space: str, given: list[str]) -> list[str]:
+    """The space's ``overrides`` the command does not override itself, then the command's ``given``.
+
+    A space over weight decay means nothing with the seed recipe (it has no weight decay), so the space says
+    ``overrides: [recipe=modern]`` and a bare ``artworks-tune`` runs; ``recipe=...`` on the command line wins.
+    """
+    path = space_path(space)
+    base = _read(path).get(BASE_KEY) or []
+    if not isinstance(base, list) or not all(isinstance(o, str) and "=" in o for o in base):
+        raise ArtworksError(
+            f"{path}: `{BASE_KEY}` must be a list of train overrides such as [recipe=modern], got {base!r}."
+        )
+    given_keys = {_override_key(o) for o in given}
+    return [*(o for o in base if _override_key(o) not in given_keys), *given]
+
+
+def _override_key(override: str) -> str:
+    """``recipe`` for ``recipe=modern``, ``model.optimizer.lr`` for ``++model.optimizer.lr=0.1``."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    entries = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(entries, dict):
+        raise ArtworksError(
+            f"The search space {path} is not a mapping of config keys to distributions "
+            "(see conf/tune/finetune.yaml for the format)."
+        )
     return entries
 
 

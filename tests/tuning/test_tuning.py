@@ -82,13 +82,35 @@ def test_the_pruning_callback_reports_the_curve_and_stops_a_trial_below_the_medi
     assert the_study.trials[-1].intermediate_values == pytest.approx({0: 0.6, 1: 0.1})
 
 
-@pytest.mark.parametrize(
-    ("name", "overrides"),
-    [("finetune", ["model=finetune_resnet50", "recipe=modern"]), ("seed", ["model=scratch_resnet50"])],
-)
-def test_the_shipped_spaces_name_keys_of_their_recipe(name, overrides, tmp_path):
+@pytest.mark.parametrize(("name", "given"), [("finetune", []), ("seed", ["model=scratch_resnet50"])])
+def test_the_shipped_spaces_name_keys_of_their_recipe_with_no_override_needed(name, given, tmp_path):
     from artworks.training.task import train  # noqa: F401 - registers the config's resolvers
     from artworks.tuning.objective import compose_run
 
-    cfg = compose_run(overrides, tmp_path)
+    cfg = compose_run(space.with_base_overrides(name, given), tmp_path)
     space.check_keys(space.load_space(name), cfg, dict(cfg.hydra.runtime.choices))
+
+
+def test_a_space_starts_from_its_overrides_and_the_command_line_replaces_them(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "overrides: [recipe=modern, model.optimizer.weight_decay=0.01]\n"
+        "model.optimizer.lr: {type: float, low: 1.0e-6, high: 1.0e-2}\n"
+    )
+    assert list(space.load_space(str(path))) == ["model.optimizer.lr"]  # `overrides` is not a parameter
+    assert space.with_base_overrides(str(path), ["data.batch_size=8"]) == [
+        "recipe=modern",
+        "model.optimizer.weight_decay=0.01",
+        "data.batch_size=8",
+    ]
+    given = ["recipe=seed", "++model.optimizer.weight_decay=0.1"]
+    assert space.with_base_overrides(str(path), given) == given
+    with pytest.raises(ArtworksError, match="weight_decay"):  # recipe=seed given: refused
+        space.check_keys(
+            space.load_space("finetune"),
+            OmegaConf.create({"model": {"optimizer": {"lr": 0.1}}}),
+            {"recipe": "seed"},
+        )
+    path.write_text("overrides: recipe=modern\nmodel.optimizer.lr: {type: float, low: 1.0, high: 2.0}\n")
+    with pytest.raises(ArtworksError, match="list of train overrides"):
+        space.with_base_overrides(str(path), [])
