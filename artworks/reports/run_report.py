@@ -96,7 +96,7 @@ def write_test_report(
     write_predictions(paths["predictions"], predictions)
 
     intervals = stats.bootstrap_intervals(
-        targets, preds, len(names), settings.resamples, settings.seed, settings.level
+        targets, preds, len(names), resamples=settings.resamples, seed=settings.seed, level=settings.level
     )
     extra: dict[str, Any] = {
         f"{prefix}/{k}_ci95": [round(lo, 6), round(hi, 6)] for k, (lo, hi) in intervals.items()

@@ -27,6 +27,9 @@ def stratified_indices(targets: np.ndarray, resamples: int, rng: np.random.Gener
 
     Row ``b`` lists the images of resample ``b`` grouped by class (classes in ascending order), so column
     ``j`` always holds an image of the same class: per-class sums are sums over a fixed block of columns.
+    Within a class the draws index the images in their original order (a stable sort): numpy's default
+    sort is not stable and its algorithm depends on the CPU's vector units, so without it the same seed
+    could give other resamples, and other intervals, on another machine.
     """
     targets = np.asarray(targets)
     order = np.argsort(targets, kind="stable")
@@ -74,11 +77,15 @@ def bootstrap_intervals(
     targets: np.ndarray,
     preds: np.ndarray,
     num_classes: int,
-    resamples: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
+    *,
+    resamples: int,
+    seed: int,
+    level: float,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile intervals of macro accuracy, accuracy and macro F1 by stratified bootstrap."""
+    """Percentile intervals of macro accuracy, accuracy and macro F1 by stratified bootstrap.
+
+    No defaults: ``resamples``, ``seed`` and ``level`` are the report's settings (``conf/report/``).
+    """
     targets, preds = np.asarray(targets), np.asarray(preds)
     index = stratified_indices(targets, resamples, np.random.default_rng(seed))
     values = batch_scores(targets[index], preds[index], num_classes)

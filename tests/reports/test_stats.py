@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -56,7 +54,7 @@ def test_stratified_resamples_equal_a_slow_loop_over_the_same_draws():
 def test_interval_of_one_class_agrees_with_scipy_bootstrap():
     rng = np.random.default_rng(2)
     targets, preds = _fake_test_set(rng, [400], accuracy=0.7, classes=3)
-    ours = stats.bootstrap_intervals(targets, preds, 3, resamples=4000, seed=3)["acc"]
+    ours = stats.bootstrap_intervals(targets, preds, 3, resamples=4000, seed=3, level=0.95)["acc"]
     correct = (targets == preds).astype(float)
     theirs = bootstrap((correct,), np.mean, n_resamples=4000, method="percentile", rng=4).confidence_interval
     assert ours == pytest.approx((theirs.low, theirs.high), abs=0.01)
@@ -68,7 +66,7 @@ def test_interval_contains_the_value_and_narrows_as_the_test_set_grows():
     for scale in (1, 4, 16):
         targets, preds = _fake_test_set(rng, [20 * scale, 10 * scale, 5 * scale, 3 * scale], accuracy=0.6)
         value = stats.scores(targets, preds, 4)
-        intervals = stats.bootstrap_intervals(targets, preds, 4, resamples=1000, seed=0)
+        intervals = stats.bootstrap_intervals(targets, preds, 4, resamples=1000, seed=0, level=0.95)
         for name in stats.SCORES:
             assert intervals[name][0] <= value[name] <= intervals[name][1]
         widths.append(intervals["macro_acc"][1] - intervals["macro_acc"][0])
@@ -76,13 +74,39 @@ def test_interval_contains_the_value_and_narrows_as_the_test_set_grows():
     assert widths[0] / widths[2] == pytest.approx(4, rel=0.35)  # ~ 1 / sqrt(n)
 
 
-def test_a_thousand_resamples_of_850_images_take_well_under_a_second():
+def test_intervals_are_reproducible_from_their_seed_and_nest_by_level():
     rng = np.random.default_rng(4)
-    sizes = np.maximum(2, (rng.pareto(1.2, size=50) * 8).astype(int))
+    sizes = np.maximum(2, (rng.pareto(1.2, size=50) * 8).astype(int))  # a long tail like the real artists
     targets, preds = _fake_test_set(rng, list(sizes * 850 // sizes.sum() + 1), accuracy=0.7)
-    started = time.perf_counter()
-    stats.bootstrap_intervals(targets, preds, 50, resamples=1000)
-    assert time.perf_counter() - started < 0.5
+
+    def intervals(seed: int, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        return stats.bootstrap_intervals(targets, preds, 50, resamples=300, seed=seed, level=level)
+
+    assert intervals(0) == intervals(0) and intervals(0) != intervals(1)
+    for name, (lo, hi) in intervals(0, level=0.5).items():  # the same draws: the 50 % interval lies inside
+        assert intervals(0)[name][0] < lo < hi < intervals(0)[name][1]
+
+
+def test_percentile_interval_cuts_equal_tails():
+    values = np.arange(101.0)  # the p-th percentile of 0..100 is p
+    assert stats._percentiles(values, 0.9) == pytest.approx((5.0, 95.0), abs=1e-9)
+    assert stats._percentiles(values, 0.5) == pytest.approx((25.0, 75.0), abs=1e-9)
+
+
+def test_draws_within_a_class_index_its_images_in_their_original_order():
+    """Column j of a draw at the k-th position of its class block is the k-th image of that class in file
+    order, whatever sort numpy uses (the same seed, the same intervals on every machine)."""
+    targets = np.random.default_rng(5).integers(0, 3, size=500)  # many ties: an unstable sort reorders them
+
+    class Positions:  # an "rng" whose draws land on each position of each class block once, in order
+        def random(self, shape: tuple[int, int]) -> np.ndarray:
+            sizes = np.bincount(targets)
+            within = np.concatenate([(np.arange(n) + 0.5) / n for n in sizes])
+            return np.broadcast_to(within, shape)
+
+    index = stats.stratified_indices(targets, 2, Positions())
+    expected = np.concatenate([np.flatnonzero(targets == c) for c in range(3)])
+    assert np.array_equal(index[0], expected) and np.array_equal(index[1], expected)
 
 
 def test_paired_difference_of_identical_runs_is_zero_and_of_a_better_run_significant():
