@@ -23,13 +23,14 @@ def _fake_test_set(rng: np.random.Generator, sizes: list[int], accuracy: float, 
 
 
 def test_scores_follow_torchmetrics_also_for_a_predicted_class_without_images():
-    targets = np.array([0, 0, 1, 1, 2, 2, 2])
-    preds = np.array([0, 3, 1, 1, 2, 0, 3])  # class 3 predicted, no images; class 4 neither
-    got = stats.scores(targets, preds, num_classes=5)
+    targets = np.array([0, 0, 1, 1, 2, 2, 2, 5])
+    preds = np.array([0, 3, 1, 1, 2, 0, 3, 5])  # class 3 predicted, no images; 4 neither; 5 one image, right
+    got = stats.scores(targets, preds, num_classes=6)
     t, p = torch.tensor(targets), torch.tensor(preds)
-    assert got["macro_acc"] == pytest.approx(float(MulticlassAccuracy(5, average="macro")(p, t)))
-    assert got["acc"] == pytest.approx(float(MulticlassAccuracy(5, average="micro")(p, t)))
-    assert got["macro_f1"] == pytest.approx(float(MulticlassF1Score(5, average="macro")(p, t)))
+    assert got["macro_acc"] == pytest.approx(float(MulticlassAccuracy(6, average="macro")(p, t)))
+    assert got["acc"] == pytest.approx(float(MulticlassAccuracy(6, average="micro")(p, t)))
+    assert got["macro_f1"] == pytest.approx(float(MulticlassF1Score(6, average="macro")(p, t)))
+    assert got["macro_acc"] == pytest.approx((0.5 + 1 + 1 / 3 + 0 + 1) / 5)  # 5 classes counted
 
 
 def test_stratified_resamples_equal_a_slow_loop_over_the_same_draws():

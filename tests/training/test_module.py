@@ -306,6 +306,10 @@ def only_total_steps(optimizer: torch.optim.Optimizer, total_steps: int) -> None
     """A scheduler factory that asks for the run's length in steps only."""
 
 
+def only_steps_per_epoch(optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> None:
+    """A scheduler factory that asks for the epoch's length only (e.g. to step a per-epoch rule per step)."""
+
+
 def test_a_scheduler_steps_per_epoch_unless_told_per_step_and_gets_the_run_length_it_asks_for():
     assert isinstance(_module(None).configure_optimizers(), torch.optim.SGD)
     step_lr = {"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 1, "gamma": 0.7}
@@ -334,6 +338,7 @@ def test_a_scheduler_steps_per_epoch_unless_told_per_step_and_gets_the_run_lengt
     module._trainer = SimpleNamespace(estimated_stepping_batches=3, max_epochs=4)
     assert module._run_length(cosine["_target_"]) == {"total_steps": 3, "steps_per_epoch": 1}
     assert module._run_length(f"{__name__}.{only_total_steps.__name__}") == {"total_steps": 3}
+    assert module._run_length(f"{__name__}.{only_steps_per_epoch.__name__}") == {"steps_per_epoch": 1}
 
 
 def _first_conv(module: ArtistClassifier) -> torch.Tensor:
