@@ -18,11 +18,12 @@ from artworks.models.stages import freeze_stages, parameter_counts
 from artworks.models.weights import load_matching, read_state_dict
 
 log = logging.getLogger(__name__)
+DEFAULT_ARCH = "resnet50"  # the study's network, when a net config names none
 
 
 def build_model(
     num_classes: int,
-    arch: str = "resnet50",
+    arch: str = DEFAULT_ARCH,
     weights: str | None = None,
     weights_path: str | None = None,
     freeze: Sequence[str] = (),

@@ -15,7 +15,7 @@ from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from artworks.data.samplers import gather_eval_outputs
-from artworks.models import build_model, stage_param_groups
+from artworks.models import DEFAULT_ARCH, build_model, stage_param_groups
 from artworks.training.augment import batch_mix
 from artworks.training.losses import ImbalanceAwareCrossEntropy
 from artworks.training.preprocess import BatchPreprocess
@@ -233,9 +233,9 @@ class ArtistClassifier(L.LightningModule):
         """Trainable parameters: one list, or groups per stage LR and/or without weight decay."""
         params: list[Any] = [p for p in self.parameters() if p.requires_grad]
         if self.hparams.get("stage_lr_mult"):
-            arch, lr = self.hparams.net.get("arch", "resnet50"), self.hparams.optimizer["lr"]
+            arch, lr = self.hparams.net.get("arch", DEFAULT_ARCH), self.hparams.optimizer["lr"]
             params = stage_param_groups(self.net, arch, lr, self.hparams.stage_lr_mult)
-        if self.hparams.get("decay_norms_and_biases", True):
+        if self.hparams.decay_norms_and_biases:
             return params
         groups = params if isinstance(params[0], dict) else [{"name": "all", "params": params}]
         return [split for group in groups for split in _split_no_decay(group)]

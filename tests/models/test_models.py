@@ -51,10 +51,14 @@ def test_other_torchvision_resnets_build_through_the_registry(arch: str, expecte
 def test_unknown_arch_and_switches_on_basic_block_resnets_are_user_errors() -> None:
     with pytest.raises(ArtworksError, match="resnet50"):
         build_model(4, arch="resnet5O")
-    with pytest.raises(ArtworksError, match="Bottleneck"):
+    with pytest.raises(ArtworksError, match=r"Bottleneck ResNets only \(resnet50, resnet101, resnet152\)"):
         build_model(4, arch="resnet18", attention="cbam")
     with pytest.raises(ArtworksError, match="activation"):
         build_model(4, activation="swish")
+    with pytest.raises(
+        ArtworksError, match=r"^model\.net\.attention must be one of \['none', 'cbam'\], got 'se'"
+    ):
+        build_model(4, attention="se")
 
 
 # --- CBAM -------------------------------------------------------------------------------------------------
@@ -231,6 +235,19 @@ def test_depthwise_model_loads_everything_but_the_3x3_convs_and_the_head(resnet5
     for key in report.loaded:
         torch.testing.assert_close(model.state_dict()[key], state[key])
     assert model.layer2[0].conv2.weight.shape != state["layer2.0.conv2.weight"].shape
+
+
+def test_the_seed_modified_resnet_starts_its_depthwise_convs_cbam_and_head_fresh(
+    resnet50_weights: Path,
+) -> None:
+    """GELU + depthwise + CBAM (cbam_resnet50): the new modules of both switches, nothing else, are fresh."""
+    state = read_state_dict(resnet50_weights)
+    model, new = _modified(4, activation="gelu", depthwise=True, attention="cbam")
+    blocks = [f"layer{i}.{j}" for i, n in enumerate([3, 4, 6, 3], 1) for j in range(n)]
+    assert sorted(new) == sorted([*(f"{b}.conv2" for b in blocks), *(f"{b}.cbam" for b in blocks), "fc"])
+    report = load_matching(model, state, "file", new)
+    assert set(report.skipped) == {f"{b}.conv2.weight" for b in blocks} | {"fc.weight", "fc.bias"}
+    assert {k.split(".cbam.")[0] for k in report.fresh if ".cbam." in k} == set(blocks)
 
 
 def test_cbam_model_loads_every_imagenet_tensor_but_the_head(resnet50_weights: Path) -> None:
@@ -439,8 +456,8 @@ def test_freeze_takes_module_paths_and_rejects_unknown_names_and_freezing_everyt
     model = build_model(4, freeze=["layer4.2"])
     assert not any(p.requires_grad for p in model.layer4[2].parameters())
     assert all(p.requires_grad for p in model.layer4[1].parameters())
-    with pytest.raises(ArtworksError, match="not a stage"):
-        build_model(4, freeze=["layer5"])
+    with pytest.raises(ArtworksError, match=r"^model\.net\.freeze names 'layer5', which is not a stage"):
+        build_model(4, freeze=["layer5"])  # the option the user set is named
     with pytest.raises(ArtworksError, match="nothing to train"):
         build_model(4, arch="resnet18", freeze=["stem", "layer1", "layer2", "layer3", "layer4", "fc"])
 

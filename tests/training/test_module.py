@@ -268,6 +268,19 @@ def test_each_parameter_groups_learning_rate_is_logged_by_name():
     assert logged["train/lr/fc"].item() == pytest.approx(0.1)
 
 
+def test_stage_learning_rates_use_the_stages_of_the_network_built():
+    # a timm network's stages are its children plus "head" (torchvision's ResNets: stem, layer1-4, fc)
+    module = _module(
+        None, stage_lr_mult={"head": 10.0}, optimizer={"_target_": "torch.optim.SGD", "lr": 0.01}
+    )
+    assert {g["name"]: g["lr"] for g in module.configure_optimizers().param_groups} == pytest.approx(
+        {"rest": 0.01, "head": 0.1}
+    )
+    # no arch in the net config: ResNet-50, for the network and its stages alike
+    module = _module(None, net={}, stage_lr_mult={"stem": 0.1})
+    assert {g["name"] for g in module.configure_optimizers().param_groups} == {"rest", "stem"}
+
+
 def test_stage_learning_rates_combine_with_no_decay_for_norms_and_biases():
     module = _module(
         None,
@@ -339,6 +352,8 @@ def test_a_scheduler_steps_per_epoch_unless_told_per_step_and_gets_the_run_lengt
     assert module._run_length(cosine["_target_"]) == {"total_steps": 3, "steps_per_epoch": 1}
     assert module._run_length(f"{__name__}.{only_total_steps.__name__}") == {"total_steps": 3}
     assert module._run_length(f"{__name__}.{only_steps_per_epoch.__name__}") == {"steps_per_epoch": 1}
+    module._trainer = SimpleNamespace(estimated_stepping_batches=10, max_epochs=4)  # 2.5 steps: whole ones
+    assert module._run_length(cosine["_target_"]) == {"total_steps": 10, "steps_per_epoch": 2}
 
 
 def _first_conv(module: ArtistClassifier) -> torch.Tensor:
@@ -361,14 +376,14 @@ def test_from_config_takes_classes_counts_and_normalisation_from_the_data_and_sp
             "optimizer": {"_target_": "torch.optim.SGD", "lr": 0.1},
             "scheduler": None,
             "normalize": "dataset",
-            "experiment": "tiny",
+            "experiment": "tiny-${net.arch}",  # interpolations resolve, as in the composed configs
             "loss": {"class_weights": True},
         }
     )
     speed = OmegaConf.create({"channels_last": True, "compile": True, "compile_options": {"mode": "reduce"}})
     module = ArtistClassifier.from_config(model, datamodule, speed)
     assert module.class_names == ["x", "y", "z"] and module.hparams.class_counts == [5, 3, 2]
-    assert module.hparams.experiment == "tiny" and "normalize" not in module.hparams
+    assert module.hparams.experiment == f"tiny-{TINY_ARCH}" and "normalize" not in module.hparams
     assert module.hparams.preprocess == {
         "mean": [0.4, 0.5, 0.6],
         "std": [0.2, 0.25, 0.3],
