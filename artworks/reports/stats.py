@@ -58,8 +58,9 @@ def batch_scores(targets: np.ndarray, preds: np.ndarray, num_classes: int) -> di
     predicted = per_class(preds)
     hits = per_class(targets, correct.astype(np.float64))
     counted = (support + predicted) > 0  # the classes torchmetrics averages over
-    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
-    f1 = np.divide(2 * hits, support + predicted, out=np.zeros_like(hits), where=counted)
+    # hits <= support, so a class without images (or not counted at all) scores 0 / 1 = 0, not 0 / 0
+    recall = hits / np.maximum(support, 1)
+    f1 = 2 * hits / np.maximum(support + predicted, 1)
     n_counted = counted.sum(axis=1)
     return {
         "macro_acc": (recall * counted).sum(axis=1) / n_counted,
