@@ -34,10 +34,10 @@ def main() -> int:
     for module, counts in sorted(by_module.items()):
         run = sum(n for status, n in counts.items() if status not in NOT_RUN)
         killed = sum(counts[s] for s in KILLED)
-        score = killed / run if run else 0.0
+        score = f"{killed / run:>6.1%}" if run else f"{'-':>6}"  # a file not run this time has no score
         other = ", ".join(f"{s} {n}" for s, n in sorted(counts.items()) if s != "killed")
-        print(f"{module.replace('.', '/') + '.py':<36} {run:>7} {killed:>7} {score:>6.1%}  {other}")
-        if run and score < GOAL:
+        print(f"{module.replace('.', '/') + '.py':<36} {run:>7} {killed:>7} {score}  {other}")
+        if run and killed / run < GOAL:
             below.append(module)
     if below:
         print(f"below the {GOAL:.0%} goal: {', '.join(below)} (survivors: `mutmut results`)")
