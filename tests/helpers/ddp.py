@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
+
 # 5 artists x 11 images -> a 5-image test split: odd, so the ranks get 3 and 2 images (2 and 1 batches of 2);
 # Lightning's default sampler would pad rank 1 with a repeat of image 0.
 DDP_SAMPLE = {"artists": 5, "images_per_artist": 11, "image_size": 40, "seed": 0, "imbalance": "none"}
@@ -46,3 +48,14 @@ def run_train(*args: str, cwd: Path, timeout: int = CLI_TIMEOUT_S) -> subprocess
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return proc
+
+
+class FailOnRank(L.Callback):
+    """Raise in one DDP rank as training starts: a rank that dies (out of memory, a bad node) in a test."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_rank == self.rank:
+            raise RuntimeError(f"rank {self.rank} fails on purpose")

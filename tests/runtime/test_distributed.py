@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,31 @@ def test_multirun_with_ddp_gives_one_run_dir_and_one_wandb_run_per_job(
     assert "model.optimizer.lr=0.0003" in (jobs[1] / ".hydra" / "overrides.yaml").read_text()
     # rank 1 must start neither a sweep of its own nor a run directory elsewhere
     assert not (tmp_path / "outputs").exists()
+
+
+def test_a_job_whose_rank_1_fails_is_recorded_and_the_sweep_goes_on(ddp_root: Path, tmp_path: Path) -> None:
+    """Lightning's rank watcher used to SIGKILL the main process, i.e. the whole sweep, a few seconds after
+    job 0's rank 1 died: job 1 was killed midway and no failure was reported (exit 137)."""
+    sweep_dir = tmp_path / "sweep"
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [
+        sys.executable,
+        "-m",
+        "artworks.train",
+        "-m",
+        *tiny_overrides(ddp_root, tmp_path / "outputs"),
+        "trainer=ddp_cpu",
+        "logger=none",
+        "trainer.limit_val_batches=1",
+        "+callbacks.fail._target_=tests.helpers.ddp.FailOnRank",
+        "+callbacks.fail.rank=1,5",  # job 0: rank 1 fails as training starts; job 1: no rank 5, no failure
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
+    output = proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 1, output  # the sweep's own "some jobs failed" status, not a kill (137)
+    failures = json.loads((sweep_dir / "failures.json").read_text())
+    assert [f["job"] for f in failures] == [0], failures
+    metrics = json.loads((sweep_dir / "1_scratch_resnet50" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and 0 <= metrics["test/macro_acc"] <= 1
