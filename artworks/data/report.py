@@ -88,9 +88,10 @@ def write_data_report(
     counts = split_counts(datamodule)
     header = ["artist", *SPLITS, "total"]
     _write_csv(out / "images_per_artist.csv", header, counts)
-    plot = {"data/images_per_artist_plot": out / "images_per_artist.png"} if figures else {}
+    plot: dict[str, Path] = {}
     if figures:
-        plot_counts(counts, out / "images_per_artist.png")
+        plot = {"data/images_per_artist_plot": out / "images_per_artist.png"}
+        plot_counts(counts, plot["data/images_per_artist_plot"])
     skipped = [list(s) for s in datamodule.index.skipped]
     _write_csv(out / "skipped_files.csv", ["path", "reason"], skipped)
     duplicates = duplicate_rows(datamodule)

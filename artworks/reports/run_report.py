@@ -49,9 +49,8 @@ class ReportSettings:
     misclassified: int = 48  # thumbnails on the contact sheet (and rows of the W&B table)
     thumbnail_px: int = 128
     confused_pairs: int = 10
-    figures: bool = (
-        True  # false: no PNGs (sweeps, tuning trials, tests); the tables and figures of merit stay
-    )
+    # false: no PNGs (sweeps, tuning trials, tests); the tables and figures of merit stay
+    figures: bool = True
 
 
 @dataclass(frozen=True)

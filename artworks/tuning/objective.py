@@ -13,13 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from artworks.config import config_dir
 from artworks.config.checks import check_override_types
+from artworks.config.compose import compose_job
 from artworks.config.schema import TRAIN, check_config
 from artworks.errors import ArtworksError
 from artworks.tuning.pruning import OptunaPruning, reporting_to
@@ -30,18 +27,7 @@ log = logging.getLogger(__name__)
 
 def compose_run(overrides: Sequence[str], output_dir: Path) -> DictConfig:
     """The train config a ``python -m artworks.train <overrides> hydra.run.dir=<output_dir>`` job gets."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            config_name="train",
-            overrides=[*overrides, f"hydra.run.dir={output_dir}"],
-            return_hydra_config=True,
-        )
-    with read_write(cfg.hydra), open_dict(cfg.hydra):
-        cfg.hydra.runtime.output_dir = str(output_dir)
-    HydraConfig().set_config(cfg)
-    GlobalHydra.instance().clear()
-    return cfg
+    return compose_job("train", [*overrides, f"hydra.run.dir={output_dir}"], output_dir)
 
 
 def check_shared(cfg: DictConfig) -> None:
